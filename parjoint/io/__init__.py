@@ -1,0 +1,1 @@
+"""File input and output: XDMF+HDF5 fields for ParaView, data formats, checkpoints."""
