@@ -1,6 +1,7 @@
 """The ``parjoint`` command line.
 
     parjoint info
+    parjoint forward config.toml
     parjoint mesh build spec.toml -o mesh.msh
     parjoint mesh report mesh.msh|mesh.h5
     parjoint mesh convert mesh.msh -o mesh.h5
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     sub.add_parser("info", help="versions of parjoint, PETSc, its packages and MPI; rank count")
+    forward = sub.add_parser("forward", help="synthetic data for one physics from a TOML config")
+    forward.add_argument("config", help="forward configuration (TOML; see README 'Forward modelling')")
 
     mesh = sub.add_parser("mesh", help="build, inspect, convert and export tetrahedral meshes")
     msub = mesh.add_subparsers(dest="mesh_command", required=True, metavar="action")
@@ -107,6 +110,10 @@ def _dispatch(args, comm) -> None:
         from .info import print_info
 
         print_info(comm)
+    elif args.command == "forward":
+        from .forward import run_forward
+
+        run_forward(args.config, comm)
     elif args.command == "mesh":
         _mesh_command(args, comm)
 

@@ -8,7 +8,8 @@ Layout of the ``<name>.xdmf.h5`` file::
 
     /mesh/geometry   (n_vertices, 3) float64   vertex coordinates, m
     /mesh/topology   (n_cells, 4)    int       global vertex numbers of each tetrahedron
-    /fields/<name>   (n_cells,) or (n_cells, 3) float64, one value (vector) per cell
+    /fields/<name>   (n_cells,) or (n_cells, 3) float64, one value (vector) per cell,
+                     or (n_vertices,) for a field on the vertices
 """
 
 from __future__ import annotations
@@ -35,14 +36,18 @@ _XDMF = """<?xml version="1.0"?>
   </Domain>
 </Xdmf>
 """
-_ATTRIBUTE = """      <Attribute Name="{name}" AttributeType="{kind}" Center="Cell">
+_ATTRIBUTE = """      <Attribute Name="{name}" AttributeType="{kind}" Center="{center}">
         <DataItem Format="HDF" DataType="Float" Precision="8" Dimensions="{dims}">{h5}:/fields/{name}</DataItem>
       </Attribute>
 """
 
 
-def write_cell_fields(mesh, path: str, fields: dict[str, np.ndarray]) -> None:
+def write_cell_fields(mesh, path: str, fields: dict[str, np.ndarray],
+                      point_fields: dict[str, np.ndarray] | None = None) -> None:
     """Collective: write ``fields`` (name -> per-cell array, scalar or 3-vector) to ``path``.
+
+    ``point_fields`` are values at the local vertices (``len(mesh.vertex_coords)``);
+    NaN marks vertices where a field is not defined (e.g. the potential in the air).
 
     ``path`` ends in ``.xdmf``; the data go to ``path + ".h5"`` beside it (a name that
     cannot collide with a saved mesh ``.h5``).
@@ -50,9 +55,13 @@ def write_cell_fields(mesh, path: str, fields: dict[str, np.ndarray]) -> None:
     if not path.endswith(".xdmf"):
         raise InputError(f"{path}: XDMF output file name must end in .xdmf", collective=True)
     comm = mesh.comm
+    point_fields = point_fields or {}
     for name, values in fields.items():
         if np.shape(values)[0] != mesh.n_cells or np.ndim(values) not in (1, 2):
             raise ValueError(f"field {name!r}: expected shape ({mesh.n_cells},) or ({mesh.n_cells}, 3)")
+    for name, values in point_fields.items():
+        if np.shape(values) != (len(mesh.vertex_coords),):
+            raise ValueError(f"point field {name!r}: expected one value per local vertex")
     h5_path = path + ".h5"
     h5_name = os.path.basename(h5_path)
     with atomic_output(h5_path, comm) as tmp_h5:
@@ -70,13 +79,17 @@ def write_cell_fields(mesh, path: str, fields: dict[str, np.ndarray]) -> None:
         for name, values in fields.items():
             values = np.asarray(values, dtype=np.float64)
             _view_vec(viewer, comm, name, values, 1 if values.ndim == 1 else values.shape[1])
+        for name, values in point_fields.items():
+            _view_vec(viewer, comm, name, np.asarray(values, dtype=np.float64)[mesh.vertex_owned], 1)
         viewer.popGroup()
         viewer.destroy()
     if comm.rank == 0:
         attributes = "".join(
-            _ATTRIBUTE.format(name=name, h5=h5_name, kind="Scalar" if np.ndim(v) == 1 else "Vector",
+            _ATTRIBUTE.format(name=name, h5=h5_name, kind="Scalar" if np.ndim(v) == 1 else "Vector", center="Cell",
                               dims=f"{mesh.n_cells_global}" if np.ndim(v) == 1 else f"{mesh.n_cells_global} 3")
             for name, v in fields.items())
+        attributes += "".join(_ATTRIBUTE.format(name=name, h5=h5_name, kind="Scalar", center="Node",
+                                                dims=f"{mesh.n_vertices_global}") for name in point_fields)
         text = _XDMF.format(name=os.path.basename(path)[:-5], nc=mesh.n_cells_global, nv=mesh.n_vertices_global,
                             ip=IntType.itemsize, h5=h5_name, attributes=attributes)
     with atomic_output(path, comm) as tmp_xdmf:

@@ -331,17 +331,25 @@ class Mesh:
         number, the same on every rank; ``sign`` is +1 where the local direction
         agrees with it.
         """
+        a = self.cell_vertices[:, TET_EDGES[:, 0]]
+        b = self.cell_vertices[:, TET_EDGES[:, 1]]
+        gv = self.vertex_global
+        return self.find_edges(a, b), np.where(gv[a] < gv[b], 1, -1).astype(np.int8)
+
+    def find_edges(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Local index of the edge joining local vertices a and b (arrays of any shape)."""
+        key_sorted, order = self._edge_keys
+        nv = len(self.vertex_coords)
+        key = np.minimum(a, b) * nv + np.maximum(a, b)
+        return order[np.searchsorted(key_sorted, key)]
+
+    @cached_property
+    def _edge_keys(self):
         nv = len(self.vertex_coords)
         ev = np.sort(self.edge_vertices, axis=1)
         key = ev[:, 0] * nv + ev[:, 1]
         order = np.argsort(key)
-        a = self.cell_vertices[:, TET_EDGES[:, 0]]
-        b = self.cell_vertices[:, TET_EDGES[:, 1]]
-        ckey = np.minimum(a, b) * nv + np.maximum(a, b)
-        edges = order[np.searchsorted(key[order], ckey)]
-        gv = self.vertex_global
-        sign = np.where(gv[a] < gv[b], 1, -1).astype(np.int8)
-        return edges, sign
+        return key[order], order
 
     # ------------------------------------------------------------------ reductions
     def sum(self, values: np.ndarray) -> float:

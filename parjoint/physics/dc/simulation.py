@@ -1,0 +1,276 @@
+"""DC resistivity forward modelling and sensitivities with P1/P2 finite elements.
+
+Problem (SI units; sigma in S/m, potential in V, current 1 A):
+
+    -div(sigma grad u) = delta(x - x_e)   in the earth (air cells are not in the domain)
+    sigma du/dn = 0                       on the air-earth surface (natural condition)
+    du/dn + alpha u = 0, alpha = (r.n)/|r|^2   on the sides and bottom (mixed condition)
+
+The mixed condition is that of Dey & Morrison (1979): exact for the potential of a
+point source on a homogeneous half-space, with r measured from the source.  Here r
+is measured from the centre of the electrode layout, so one matrix (and one
+factorization) serves every source; the error this adds decays with the ratio of
+survey size to the distance of the far boundaries (padding).
+
+Every electrode of the survey is a pole source: the potentials ``U[p]`` for unit
+current at each electrode p are solved once per model.  Data are sums of pole
+potentials; by reciprocity (the operator is symmetric) the same pole potentials are
+the adjoint fields, so ``Jvec`` and ``Jtvec`` need no further solves:
+
+    R = sum_terms s P[i, j],  P[i, j] = U[i](x_j)
+    dR/dm_c = -sum_terms s sigma_c U[i]^T K_c U[j]   (m = log sigma, K_c the geometric
+                                                       element matrix, Robin faces included)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from mpi4py import MPI
+from scipy.spatial import cKDTree
+
+from ...errors import InputError
+from ...fem.elements import TRI_EDGES, face_mass_table, sparse_table, stiffness_table
+from ...fem.kernels import face_apply, face_forms, face_values, stiffness_apply, stiffness_forms, stiffness_values
+from ...fem.solvers import LinearSolver, choose_method
+from ...fem.space import NodalSpace
+from ...mesh import Mesh
+from ...petsc import PETSc, mat_preallocate_coo_local, mat_set_values_coo
+from .survey import Survey
+
+
+class DCSimulation:
+    """DC forward modelling on ``mesh`` for ``survey``; model m = log(sigma) per owned cell.
+
+    ``order`` 1 or 2 (P1/P2); ``method`` "auto", "amg" or "mumps" (see
+    :mod:`parjoint.fem.solvers`); PETSc options under ``prefix`` (default ``dc_``).
+    Electrodes must be mesh vertices of earth cells, within ``tolerance`` metres.
+    """
+
+    def __init__(self, mesh: Mesh, survey: Survey, order: int = 1, method: str = "auto",
+                 prefix: str = "dc_", tolerance: float = 1e-3):
+        problem = survey.validate()
+        if problem:
+            raise InputError(f"survey: {problem}", collective=True)
+        self.mesh, self.survey, self.order, self.prefix = mesh, survey, order, prefix
+        self.comm: MPI.Comm = mesh.comm
+        self.space = NodalSpace(mesh, order, ~mesh.is_air)
+        self.table = sparse_table(stiffness_table(order))
+        self.face_table = face_mass_table(order)
+        self.poles = np.unique(np.concatenate([survey.a, survey.b, survey.m, survey.n]))
+        self.poles = self.poles[self.poles >= 0]  #: electrodes solved as unit sources
+        self._terms = _data_terms(survey, self.poles)
+        self._locate_electrodes(tolerance)
+        self._robin_faces()
+        self._build_pattern()
+        self.method = choose_method(method, len(self.poles), self.space.n_global, prefix)
+        self.solver = LinearSolver(self.comm, prefix, self.method)
+        # pole potentials of the last two models (IP alternates between two), no solves needed
+        # to revisit one: Jvec/Jtvec use potentials only
+        self._cache: list[tuple] = []
+        self.U: np.ndarray | None = None  #: pole potentials, (n_poles, n_local dofs), V for 1 A
+
+    @property
+    def n_data(self) -> int:
+        return self.survey.n_data
+
+    # ------------------------------------------------------------ set-up
+    def _locate_electrodes(self, tolerance: float) -> None:
+        """Owner rank and local dof of each electrode (vertex of an earth cell)."""
+        mesh, sp, comm = self.mesh, self.space, self.comm
+        xyz = self.survey.electrodes[self.poles]
+        in_space = (sp.vertex_dof >= 0) & (sp.vertex_dof < sp.n_owned)
+        candidates = np.flatnonzero(in_space)
+        dist = np.full(len(xyz), np.inf)
+        nearest = np.full(len(xyz), -1)
+        if len(candidates):
+            dist, k = cKDTree(mesh.vertex_coords[candidates]).query(xyz)
+            nearest = candidates[k]
+        # the nearest vertex of the whole mesh tells "in the air" from "not a node"
+        owned_v = np.flatnonzero(mesh.vertex_owned)
+        any_dist = cKDTree(mesh.vertex_coords[owned_v]).query(xyz)[0] if len(owned_v) else np.full(len(xyz), np.inf)
+        all_dist = np.array(comm.allgather(dist))
+        best_any = np.min(comm.allgather(any_dist), axis=0)
+        owner = np.argmin(all_dist, axis=0)
+        best = all_dist[owner, np.arange(len(xyz))]
+        bad = np.flatnonzero(best > tolerance)
+        if len(bad):
+            k = int(bad[0])
+            e = int(self.poles[k])
+            where = ", ".join(f"{v:.3f}" for v in xyz[k])
+            if best_any[k] <= tolerance:
+                raise InputError(f"survey: electrode {e + 1} at ({where}) is in the air: DC electrodes must be on or "
+                                 "below the earth surface", collective=True)
+            raise InputError(f"survey: electrode {e + 1} at ({where}) is not a mesh node (nearest earth node "
+                             f"{best[k]:.3g} m away; build the mesh with the electrodes as stations)",
+                             collective=True)
+        self.pole_owner = owner
+        self.pole_dof = np.where(owner == comm.rank, sp.vertex_dof[np.maximum(nearest, 0)], -1)
+
+    def _robin_faces(self) -> None:
+        """Sides and bottom faces of earth cells, with alpha * area and their dofs."""
+        mesh, sp = self.mesh, self.space
+        space_index = np.full(mesh.n_cells, -1)
+        space_index[sp.cells] = np.arange(len(sp.cells))
+        parts = [mesh.boundary(side) for side in ("sides", "bottom")]
+        faces = np.concatenate([p.face for p in parts])
+        cells = np.concatenate([p.cell for p in parts])
+        normal = np.concatenate([p.normal for p in parts])
+        centroid = np.concatenate([p.centroid for p in parts])
+        area = np.concatenate([p.area for p in parts])
+        keep = space_index[cells] >= 0
+        faces, cells, normal, centroid, area = faces[keep], cells[keep], normal[keep], centroid[keep], area[keep]
+        center = self.survey.electrodes[self.poles].mean(axis=0)
+        r = centroid - center
+        alpha = np.einsum("ij,ij->i", r, normal) / np.einsum("ij,ij->i", r, r)
+        self.face_cell = space_index[cells]  # position in space.cells
+        self.face_scale = alpha * area  # 1/m * m^2; times sigma at assembly
+        fv = mesh.face_vertices[faces]
+        dofs = [sp.vertex_dof[fv]]
+        if self.order == 2:
+            a, b = fv[:, TRI_EDGES[:, 0]], fv[:, TRI_EDGES[:, 1]]
+            dofs.append(sp.edge_dof[mesh.find_edges(a, b)])
+        self.face_dofs = np.ascontiguousarray(np.concatenate(dofs, axis=1))
+
+    def _build_pattern(self) -> None:
+        cd, fd = self.space.cell_dofs, self.face_dofs
+        m, mf = cd.shape[1], fd.shape[1]
+        rows = np.concatenate([np.repeat(cd, m, axis=1).ravel(), np.repeat(fd, mf, axis=1).ravel()])
+        cols = np.concatenate([np.tile(cd, (1, m)).ravel(), np.tile(fd, (1, mf)).ravel()])
+        self.mat = self.space.create_matrix()
+        mat_preallocate_coo_local(self.mat, rows, cols)
+        self.mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
+        self.mat.setOption(PETSc.Mat.Option.SPD, True)
+        self._values = np.empty(len(rows))
+        self._n_cell_values = cd.size * m
+
+    # ------------------------------------------------------------ forward
+    def conductivity(self, m: np.ndarray) -> np.ndarray:
+        """sigma (S/m) of the space cells from m = log(sigma) per owned cell."""
+        m = np.asarray(m, dtype=np.float64)
+        if m.shape != (self.mesh.n_cells,):
+            raise ValueError(f"model has shape {m.shape}, expected ({self.mesh.n_cells},)")
+        return np.exp(m[self.space.cells])
+
+    def assemble(self, sigma: np.ndarray) -> None:
+        """Fill the matrix for conductivities ``sigma`` (one per space cell) on the fixed pattern."""
+        sp = self.space
+        m = sp.cell_dofs.shape[1]
+        cell_vals = self._values[:self._n_cell_values].reshape(len(sp.cells), m, m)
+        stiffness_values(self.mesh.grad_p1, self.mesh.volume, sp.cells, sigma, self.table, m, cell_vals)
+        mf = self.face_dofs.shape[1]
+        face_vals = self._values[self._n_cell_values:].reshape(len(self.face_dofs), mf, mf)
+        face_values(sigma[self.face_cell] * self.face_scale, self.face_table, face_vals)
+        mat_set_values_coo(self.mat, self._values)
+
+    def fields(self, m: np.ndarray) -> np.ndarray:
+        """Collective: pole potentials for model m (the last two models are cached)."""
+        for entry in self._cache:
+            if np.array_equal(m, entry[0]):
+                _, self.U, self._P, self._sigma = entry
+                return self.U
+        sigma = self.conductivity(m)
+        self.assemble(sigma)
+        self.solver.set_operator(self.mat)
+        sp = self.space
+        b, x = sp.create_vec(), sp.create_vec()
+        U = np.empty((len(self.poles), sp.n_local))
+        for i in range(len(self.poles)):
+            b.set(0.0)
+            if self.pole_dof[i] >= 0:
+                b.setValue(sp.global_offset + self.pole_dof[i], 1.0)
+            b.assemble()
+            x.set(0.0)
+            self.solver.solve(b, x)
+            U[i] = sp.to_local(x)
+        b.destroy(), x.destroy()
+        self.U, self._sigma, self._P = U, sigma, self._at_poles(U)
+        self._cache = [(np.array(m, copy=True), U, self._P, sigma)] + self._cache[:1]
+        return U
+
+    def _at_poles(self, V: np.ndarray) -> np.ndarray:
+        """Collective: V[i] evaluated at every pole electrode, (n_rows, n_poles)."""
+        out = np.zeros((len(V), len(self.poles)))
+        mine = np.flatnonzero(self.pole_dof >= 0)
+        out[:, mine] = V[:, self.pole_dof[mine]]
+        self.comm.Allreduce(MPI.IN_PLACE, out, op=MPI.SUM)
+        return out
+
+    def dpred(self, m: np.ndarray) -> np.ndarray:
+        """Transfer resistances R (ohm) of all data; replicated on every rank."""
+        self.fields(m)
+        i, j, s, d = self._terms
+        return np.bincount(d, weights=s * self._P[i, j], minlength=self.n_data)
+
+    # ------------------------------------------------------------ sensitivities
+    def Jvec(self, m: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """dR/dm v for a perturbation v of log(sigma) per owned cell."""
+        U = self.fields(m)
+        sp = self.space
+        v_space = np.asarray(v, dtype=np.float64)[sp.cells]
+        sources = np.unique(self._terms[0])
+        W = np.zeros((len(sources), sp.n_owned))
+        vec = sp.create_vec()
+        for k, i in enumerate(sources):
+            local = np.zeros(sp.n_local)
+            self._apply_dK(v_space, U[i], local)
+            vec.set(0.0)
+            sp.add_local(local, vec)
+            W[k] = vec.getArray(readonly=True)
+        vec.destroy()
+        dP = -(W @ U[:, :sp.n_owned].T)  # (sources, poles): d U[source] at each pole, by reciprocity
+        self.comm.Allreduce(MPI.IN_PLACE, dP, op=MPI.SUM)
+        i, j, s, d = self._terms
+        row = np.searchsorted(sources, i)
+        return np.bincount(d, weights=s * dP[row, j], minlength=self.n_data)
+
+    def Jtvec(self, m: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """(dR/dm)^T w, per owned cell (zero in the air)."""
+        U = self.fields(m)
+        sp = self.space
+        i, j, s, d = self._terms
+        C = np.zeros((len(self.poles), len(self.poles)))
+        np.add.at(C, (i, j), s * np.asarray(w, dtype=np.float64)[d])
+        sources = np.flatnonzero(np.abs(C).sum(axis=1) > 0)
+        Lam = C[sources] @ U  # adjoint fields as combinations of pole potentials
+        out_space = np.zeros(len(sp.cells))
+        for k, src in enumerate(sources):
+            out_space += self._form_dK(U[src], Lam[k])
+        out = np.zeros(self.mesh.n_cells)
+        out[sp.cells] = -out_space
+        return out
+
+    def _apply_dK(self, v_space: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
+        """out += sum_c v_c sigma_c K_c u (cells and Robin faces), local dofs."""
+        sp = self.space
+        stiffness_apply(self.mesh.grad_p1, self.mesh.volume, sp.cells, self.table, sp.cell_dofs,
+                        v_space * self._sigma, u, out)
+        face_w = (v_space * self._sigma)[self.face_cell] * self.face_scale
+        face_apply(self.face_table, self.face_dofs, face_w, u, out)
+
+    def _form_dK(self, u: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        """sigma_c u^T K_c lam for every space cell (cells and Robin faces)."""
+        sp = self.space
+        out = np.empty(len(sp.cells))
+        stiffness_forms(self.mesh.grad_p1, self.mesh.volume, sp.cells, self.table, sp.cell_dofs, u, lam, out)
+        faces = np.empty(len(self.face_dofs))
+        face_forms(self.face_table, self.face_dofs, u, lam, faces)
+        out += np.bincount(self.face_cell, weights=faces * self.face_scale, minlength=len(sp.cells))
+        return out * self._sigma
+
+    def destroy(self) -> None:
+        self.solver.destroy()
+        self.mat.destroy()
+
+
+def _data_terms(survey: Survey, poles: np.ndarray):
+    """Each datum as signed pole-pair terms: (source pole, receiver pole, sign, datum)."""
+    pos = {int(e): k for k, e in enumerate(poles)}
+    rows = []
+    for src, ssign in ((survey.a, 1.0), (survey.b, -1.0)):
+        for rec, rsign in ((survey.m, 1.0), (survey.n, -1.0)):
+            ok = (src >= 0) & (rec >= 0)
+            d = np.flatnonzero(ok)
+            rows.append((np.array([pos[int(e)] for e in src[ok]], np.int64),
+                         np.array([pos[int(e)] for e in rec[ok]], np.int64),
+                         np.full(len(d), ssign * rsign), d))
+    return tuple(np.concatenate(parts) for parts in zip(*rows))
