@@ -34,8 +34,9 @@ def _element(grad, c, tab, K):
 
 
 @_jit
-def stiffness_values(grad, volume, cells, coef, tab, m, out):
-    """out[k, i, j] = coef[k] V K_ij of cell cells[k] (COO values, row-major)."""
+def stiffness_scatter(grad, volume, cells, coef, tab, slots, values):
+    """values[slots[k, i, j]] += coef[k] V K_ij of cell cells[k]."""
+    m = slots.shape[1]
     K = np.empty((m, m))
     for k in range(cells.shape[0]):
         c = cells[k]
@@ -43,7 +44,7 @@ def stiffness_values(grad, volume, cells, coef, tab, m, out):
         s = coef[k] * volume[c]
         for i in range(m):
             for j in range(m):
-                out[k, i, j] = s * K[i, j]
+                values[slots[k, i, j]] += s * K[i, j]
 
 
 @_jit
@@ -79,13 +80,13 @@ def stiffness_apply(grad, volume, cells, tab, dofs, weight, u, out):
 
 
 @_jit
-def face_values(scale, table, out):
-    """out[f, i, j] = scale[f] table[i, j]."""
+def face_scatter(scale, table, slots, values):
+    """values[slots[f, i, j]] += scale[f] table[i, j]."""
     m = table.shape[0]
     for f in range(scale.shape[0]):
         for i in range(m):
             for j in range(m):
-                out[f, i, j] = scale[f] * table[i, j]
+                values[slots[f, i, j]] += scale[f] * table[i, j]
 
 
 @_jit

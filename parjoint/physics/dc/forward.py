@@ -20,6 +20,7 @@ Config (TOML; SI units)::
     solver = "auto"                    # auto | amg | mumps  (PETSc options: -dc_...)
     geometric_factor = "numerical"     # numerical (homogeneous run on this mesh) | analytic (flat half-space)
     electrode_tolerance = 0.001        # m
+    source_groups = 1                  # or "auto", or G dividing the rank count (see DCSimulation)
     ip_mode = "nonlinear"              # ip only: nonlinear | linear
     [noise]
     relative = 0.03                    # sd = relative |d| + floor
@@ -119,6 +120,10 @@ def run_forward(config: Table, comm: MPI.Comm) -> None:
     solver = sim_cfg.string("solver", "auto", choices=("auto", "amg", "mumps"))
     kind = sim_cfg.string("geometric_factor", "numerical", choices=("numerical", "analytic"))
     tolerance = sim_cfg.number("electrode_tolerance", 1e-3, positive=True)
+    groups = sim_cfg.raw("source_groups", 1)
+    if groups != "auto" and (isinstance(groups, bool) or not isinstance(groups, int) or groups < 1
+                             or comm.size % groups):
+        raise sim_cfg.error("source_groups", f"must be \"auto\" or a divisor of the rank count {comm.size}")
     ip_mode = sim_cfg.string("ip_mode", "nonlinear", choices=MODES) if physics == "ip" else None
     sim_cfg.finish()
     noise = noise_from_config(config.table("noise", None))
@@ -129,12 +134,13 @@ def run_forward(config: Table, comm: MPI.Comm) -> None:
     config.finish()
     _check_output(data_path, comm)
 
-    sim = DCSimulation(mesh, survey, order=order, method=solver, tolerance=tolerance)
+    sim = DCSimulation(mesh, survey, order=order, method=solver, tolerance=tolerance, source_groups=groups)
     log_sigma = -np.log(rho)
     R = sim.dpred(log_sigma)
     k = geometric_factors(sim) if kind == "numerical" else survey.halfspace_geometric_factor()
+    groups_used = sim.groups.n_groups if sim.groups else 1
     print0(f"dc: {survey.n_data} data, {len(sim.poles)} electrodes, P{order}, {sim.space.n_global} dofs, "
-           f"solver {sim.method} (iterations per solve: {_its(sim)})", comm=comm)
+           f"solver {sim.method} in {groups_used} source group(s) (iterations per solve: {_its(sim)})", comm=comm)
     relative, floor, seed = noise
     columns: dict[str, np.ndarray]
     if physics == "dc":
@@ -194,7 +200,7 @@ def _check_output(path: str, comm) -> None:
 
 
 def _its(sim) -> str:
-    its = sim.solver.iterations
+    its = (sim._group_sim if sim.groups else sim).solver.iterations
     return f"{min(its)}-{max(its)}" if its else "-"
 
 

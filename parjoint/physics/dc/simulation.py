@@ -30,11 +30,12 @@ from scipy.spatial import cKDTree
 
 from ...errors import InputError
 from ...fem.elements import TRI_EDGES, face_mass_table, sparse_table, stiffness_table
-from ...fem.kernels import face_apply, face_forms, face_values, stiffness_apply, stiffness_forms, stiffness_values
+from ...fem.assembly import Pattern
+from ...fem.kernels import face_apply, face_forms, face_scatter, stiffness_apply, stiffness_forms, stiffness_scatter
 from ...fem.solvers import LinearSolver, choose_method
 from ...fem.space import NodalSpace
 from ...mesh import Mesh
-from ...petsc import PETSc, mat_preallocate_coo_local, mat_set_values_coo
+from ...petsc import PETSc
 from .survey import Survey
 
 
@@ -44,10 +45,16 @@ class DCSimulation:
     ``order`` 1 or 2 (P1/P2); ``method`` "auto", "amg" or "mumps" (see
     :mod:`parjoint.fem.solvers`); PETSc options under ``prefix`` (default ``dc_``).
     Electrodes must be mesh vertices of earth cells, within ``tolerance`` metres.
+
+    ``source_groups`` G > 1 splits the ranks into G groups, each solving every G-th
+    pole on its own copy of the mesh (:mod:`parjoint.fem.groups`); the potentials are
+    then moved to this partition, so data and sensitivities are the same as with one
+    group (to the solver's round-off).  "auto" uses one group per rank when there are
+    at least four poles per rank and at most 300k dofs: small meshes, many sources.
     """
 
     def __init__(self, mesh: Mesh, survey: Survey, order: int = 1, method: str = "auto",
-                 prefix: str = "dc_", tolerance: float = 1e-3):
+                 prefix: str = "dc_", tolerance: float = 1e-3, source_groups: int | str = 1):
         problem = survey.validate()
         if problem:
             raise InputError(f"survey: {problem}", collective=True)
@@ -64,6 +71,7 @@ class DCSimulation:
         self._build_pattern()
         self.method = choose_method(method, len(self.poles), self.space.n_global, prefix)
         self.solver = LinearSolver(self.comm, prefix, self.method)
+        self._setup_groups(source_groups, method, tolerance)
         # pole potentials of the last two models (IP alternates between two), no solves needed
         # to revisit one: Jvec/Jtvec use potentials only
         self._cache: list[tuple] = []
@@ -132,16 +140,12 @@ class DCSimulation:
         self.face_dofs = np.ascontiguousarray(np.concatenate(dofs, axis=1))
 
     def _build_pattern(self) -> None:
-        cd, fd = self.space.cell_dofs, self.face_dofs
-        m, mf = cd.shape[1], fd.shape[1]
-        rows = np.concatenate([np.repeat(cd, m, axis=1).ravel(), np.repeat(fd, mf, axis=1).ravel()])
-        cols = np.concatenate([np.tile(cd, (1, m)).ravel(), np.tile(fd, (1, mf)).ravel()])
-        self.mat = self.space.create_matrix()
-        mat_preallocate_coo_local(self.mat, rows, cols)
+        self.pattern = Pattern(self.space, self.space.cell_dofs)
+        self._cell_slots = self.pattern.cell_slots
+        self._face_slots = self.pattern.slots(self.face_dofs)
+        self.mat = self.pattern.mat
         self.mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
         self.mat.setOption(PETSc.Mat.Option.SPD, True)
-        self._values = np.empty(len(rows))
-        self._n_cell_values = cd.size * m
 
     # ------------------------------------------------------------ forward
     def conductivity(self, m: np.ndarray) -> np.ndarray:
@@ -153,14 +157,12 @@ class DCSimulation:
 
     def assemble(self, sigma: np.ndarray) -> None:
         """Fill the matrix for conductivities ``sigma`` (one per space cell) on the fixed pattern."""
-        sp = self.space
-        m = sp.cell_dofs.shape[1]
-        cell_vals = self._values[:self._n_cell_values].reshape(len(sp.cells), m, m)
-        stiffness_values(self.mesh.grad_p1, self.mesh.volume, sp.cells, sigma, self.table, m, cell_vals)
-        mf = self.face_dofs.shape[1]
-        face_vals = self._values[self._n_cell_values:].reshape(len(self.face_dofs), mf, mf)
-        face_values(sigma[self.face_cell] * self.face_scale, self.face_table, face_vals)
-        mat_set_values_coo(self.mat, self._values)
+        values = self.pattern.values
+        values[:] = 0.0
+        stiffness_scatter(self.mesh.grad_p1, self.mesh.volume, self.space.cells, sigma, self.table,
+                          self._cell_slots, values)
+        face_scatter(sigma[self.face_cell] * self.face_scale, self.face_table, self._face_slots, values)
+        self.pattern.commit()
 
     def fields(self, m: np.ndarray) -> np.ndarray:
         """Collective: pole potentials for model m (the last two models are cached)."""
@@ -169,23 +171,56 @@ class DCSimulation:
                 _, self.U, self._P, self._sigma = entry
                 return self.U
         sigma = self.conductivity(m)
+        U = np.empty((len(self.poles), self.space.n_local))
+        if self.groups is None:
+            self._solve_poles(sigma, range(len(self.poles)), lambda i, x: U.__setitem__(i, self.space.to_local(x)))
+        else:
+            self._solve_poles_in_groups(m, U)
+        self.U, self._sigma, self._P = U, sigma, self._at_poles(U)
+        self._cache = [(np.array(m, copy=True), U, self._P, sigma)] + self._cache[:1]
+        return U
+
+    def _solve_poles(self, sigma: np.ndarray, poles, store) -> None:
+        """Assemble for ``sigma``, factor, and solve the unit-current problem of each pole."""
         self.assemble(sigma)
         self.solver.set_operator(self.mat)
         sp = self.space
         b, x = sp.create_vec(), sp.create_vec()
-        U = np.empty((len(self.poles), sp.n_local))
-        for i in range(len(self.poles)):
+        for i in poles:
             b.set(0.0)
             if self.pole_dof[i] >= 0:
                 b.setValue(sp.global_offset + self.pole_dof[i], 1.0)
             b.assemble()
             x.set(0.0)
             self.solver.solve(b, x)
-            U[i] = sp.to_local(x)
+            store(i, x)
         b.destroy(), x.destroy()
-        self.U, self._sigma, self._P = U, sigma, self._at_poles(U)
-        self._cache = [(np.array(m, copy=True), U, self._P, sigma)] + self._cache[:1]
-        return U
+
+    def _setup_groups(self, source_groups, method: str, tolerance: float) -> None:
+        size = self.comm.size
+        if source_groups == "auto":
+            source_groups = size if len(self.poles) >= 4 * size and self.space.n_global <= 300_000 else 1
+        self.groups = None
+        if int(source_groups) > 1:
+            from ...fem.groups import MeshGroups
+
+            self.groups = MeshGroups(self.mesh, int(source_groups))
+            self._group_sim = DCSimulation(self.groups.mesh, self.survey, self.order, method, self.prefix, tolerance)
+            self._transfer = self.groups.dof_transfer(self.space, self._group_sim.space)
+
+    def _solve_poles_in_groups(self, m: np.ndarray, U: np.ndarray) -> None:
+        """Each group solves every G-th pole; G solutions move to this partition per round."""
+        G, g = self.groups.n_groups, self.groups.group
+        n = len(self.poles)
+        group_sim = self._group_sim
+        solved = {}
+        group_sim._solve_poles(group_sim.conductivity(self.groups.cells_to_group(m)), range(g, n, G),
+                               lambda i, x: solved.__setitem__(i, x.copy()))
+        for first in range(0, n, G):
+            world_vecs = self._transfer.exchange(solved.pop(first + g, None))
+            for k, vec in enumerate(world_vecs):
+                if first + k < n:
+                    U[first + k] = self.space.to_local(vec)
 
     def _at_poles(self, V: np.ndarray) -> np.ndarray:
         """Collective: V[i] evaluated at every pole electrode, (n_rows, n_poles)."""
@@ -238,6 +273,23 @@ class DCSimulation:
         out = np.zeros(self.mesh.n_cells)
         out[sp.cells] = -out_space
         return out
+
+    def jacobian(self, m: np.ndarray) -> np.ndarray:
+        """The explicit sensitivity block of the owned cells, (n_data, n_cells), dR/dlog(sigma).
+
+        Each rank holds the columns of its own cells (a distributed J); meant for small
+        problems: it costs one cell loop per distinct pole pair of the survey.
+        """
+        U = self.fields(m)
+        i, j, s, d = self._terms
+        pairs, index = np.unique(np.stack([i, j], axis=1), axis=0, return_inverse=True)
+        J = np.zeros((self.n_data, self.mesh.n_cells))
+        cells = self.space.cells
+        for k, (a, b) in enumerate(pairs):
+            form = self._form_dK(U[a], U[b])
+            for t in np.flatnonzero(index.ravel() == k):
+                J[d[t], cells] -= s[t] * form
+        return J
 
     def _apply_dK(self, v_space: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
         """out += sum_c v_c sigma_c K_c u (cells and Robin faces), local dofs."""
