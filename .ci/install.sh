@@ -14,7 +14,7 @@ set -eu
 VENV=${1:-.venv}
 DEBIAN_PETSC_DIR=/usr/lib/petscdir/petsc3.18/x86_64-linux-gnu-real
 APT_PACKAGES="python3-petsc4py-real3.18 python3-petsc4py python3-mpi4py python3-h5py-mpi python3-scipy \
-python3-venv python3-pip openmpi-bin libopenmpi-dev"
+python3-matplotlib python3-venv python3-pip openmpi-bin libopenmpi-dev"
 
 imports_petsc() {  # $1 = python, $2 = PETSC_DIR or empty
     if [ -n "$2" ]; then
@@ -32,20 +32,24 @@ for candidate in ${PARJOINT_PYTHON:-} python3; do
         break
     fi
 done
-if [ -z "$PY" ] && [ -x /usr/bin/python3 ] && imports_petsc /usr/bin/python3 "$DEBIAN_PETSC_DIR"; then
-    PY=/usr/bin/python3
-    PETSC_DIR_FOR_VENV=$DEBIAN_PETSC_DIR
-fi
 if [ -z "$PY" ]; then
+    # the Debian route: install (or complete) the distribution's packages
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-        echo "parjoint: installing PETSc, petsc4py, mpi4py, h5py and OpenMPI from Debian packages"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        # shellcheck disable=SC2086
-        apt-get install -y -qq --no-install-recommends $APT_PACKAGES >/dev/null
+        missing=""
+        for package in $APT_PACKAGES; do
+            dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
+        done
+        if [ -n "$missing" ]; then
+            echo "parjoint: installing Debian packages:$missing"
+            export DEBIAN_FRONTEND=noninteractive
+            apt-get update -qq
+            # shellcheck disable=SC2086
+            apt-get install -y -qq --no-install-recommends $missing >/dev/null
+        fi
+    fi
+    if [ -x /usr/bin/python3 ] && imports_petsc /usr/bin/python3 "$DEBIAN_PETSC_DIR"; then
         PY=/usr/bin/python3
         PETSC_DIR_FOR_VENV=$DEBIAN_PETSC_DIR
-        imports_petsc "$PY" "$PETSC_DIR_FOR_VENV" || { echo "parjoint: petsc4py still not importable after apt-get" >&2; exit 1; }
     else
         cat >&2 <<MSG
 parjoint: no Python with petsc4py and mpi4py found, and cannot install them here
@@ -70,5 +74,7 @@ fi
 # numba (compiled kernels) and gmsh bring their own libraries; the rest are pure Python.
 # numpy, scipy, h5py, petsc4py and mpi4py stay the system's (pip must not replace them).
 "$VENV/bin/python" -m pip install -q "numba>=0.58" "gmsh>=4.11" "pytest>=7" "pytest-timeout>=2" "psutil>=5"
-"$VENV/bin/python" -c "import petsc4py, mpi4py, h5py, gmsh, numba, parjoint" || { echo "parjoint: environment check failed" >&2; exit 1; }
+# figures: the system's matplotlib where there is one (Debian's matches its numpy)
+"$VENV/bin/python" -c "import matplotlib" 2>/dev/null || "$VENV/bin/python" -m pip install -q matplotlib
+"$VENV/bin/python" -c "import petsc4py, mpi4py, h5py, gmsh, numba, matplotlib, parjoint" || { echo "parjoint: environment check failed" >&2; exit 1; }
 echo "parjoint: environment ready in $VENV"

@@ -2,6 +2,7 @@
 
     parjoint info
     parjoint forward config.toml
+    parjoint invert config.toml [--restart]
     parjoint mesh build spec.toml -o mesh.msh
     parjoint mesh report mesh.msh|mesh.h5
     parjoint mesh convert mesh.msh -o mesh.h5
@@ -52,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="versions of parjoint, PETSc, its packages and MPI; rank count")
     forward = sub.add_parser("forward", help="synthetic data for one physics from a TOML config")
     forward.add_argument("config", help="forward configuration (TOML; see README 'Forward modelling')")
+    invert = sub.add_parser("invert", help="(joint) inversion of one or more data sets from a TOML config")
+    invert.add_argument("config", help="inversion configuration (TOML; see README 'Inversion')")
+    invert.add_argument("--restart", action="store_true", help="continue from the checkpoint in the output folder")
 
     mesh = sub.add_parser("mesh", help="build, inspect, convert and export tetrahedral meshes")
     msub = mesh.add_subparsers(dest="mesh_command", required=True, metavar="action")
@@ -114,6 +118,10 @@ def _dispatch(args, comm) -> None:
         from .forward import run_forward
 
         run_forward(args.config, comm)
+    elif args.command == "invert":
+        from .inversion.run import run_invert
+
+        run_invert(args.config, comm, restart=args.restart)
     elif args.command == "mesh":
         _mesh_command(args, comm)
 
