@@ -64,22 +64,6 @@ def stiffness_forms(grad, volume, cells, tab, dofs, u, lam, out):
 
 
 @_jit
-def stiffness_apply(grad, volume, cells, tab, dofs, weight, u, out):
-    """out += sum_k weight[k] K_k u_k, scattered to local dofs."""
-    m = dofs.shape[1]
-    K = np.empty((m, m))
-    for k in range(cells.shape[0]):
-        c = cells[k]
-        _element(grad, c, tab, K)
-        s = weight[k] * volume[c]
-        for i in range(m):
-            acc = 0.0
-            for j in range(m):
-                acc += K[i, j] * u[dofs[k, j]]
-            out[dofs[k, i]] += s * acc
-
-
-@_jit
 def face_scatter(scale, table, slots, values):
     """values[slots[f, i, j]] += scale[f] table[i, j]."""
     m = table.shape[0]
@@ -102,12 +86,76 @@ def face_forms(table, dofs, u, lam, out):
 
 
 @_jit
-def face_apply(table, dofs, weight, u, out):
-    """out += sum_f weight[f] table u_f, scattered to local dofs."""
+def stiffness_forms_multi(grad, volume, cells, tab, dofs, UT, LT, out):
+    """out[k] = sum_s u_s^T K_k lam_s for many vector pairs at once, (n_local, S) columns.
+
+    The element matrix is built once per cell and applied to every pair, which makes
+    sums over sources (sensitivities) one pass over the cells; the source index runs
+    innermost, along the contiguous rows of UT and LT.
+    """
+    m = dofs.shape[1]
+    S = UT.shape[1]
+    K = np.empty((m, m))
+    Y = np.empty((m, S))
+    for k in range(cells.shape[0]):
+        c = cells[k]
+        _element(grad, c, tab, K)
+        Y[:] = 0.0
+        for i in range(m):
+            for j in range(m):
+                kij = K[i, j]
+                col = dofs[k, j]
+                for s in range(S):
+                    Y[i, s] += kij * LT[col, s]
+        total = 0.0
+        for i in range(m):
+            row = dofs[k, i]
+            for s in range(S):
+                total += UT[row, s] * Y[i, s]
+        out[k] = total * volume[c]
+
+
+@_jit
+def stiffness_apply_multi(grad, volume, cells, tab, dofs, weight, UT, outT):
+    """outT[:, s] += sum_k weight[k] K_k u_s for every column s of UT."""
+    m = dofs.shape[1]
+    S = UT.shape[1]
+    K = np.empty((m, m))
+    for k in range(cells.shape[0]):
+        c = cells[k]
+        _element(grad, c, tab, K)
+        w = weight[k] * volume[c]
+        for i in range(m):
+            row = dofs[k, i]
+            for j in range(m):
+                kij = w * K[i, j]
+                col = dofs[k, j]
+                for s in range(S):
+                    outT[row, s] += kij * UT[col, s]
+
+
+@_jit
+def face_forms_multi(table, dofs, UT, LT, out):
+    """out[f] = sum_s u_s^T table lam_s (multiply by the face scale outside)."""
     m = table.shape[0]
+    S = UT.shape[1]
+    for f in range(dofs.shape[0]):
+        total = 0.0
+        for s in range(S):
+            for i in range(m):
+                for j in range(m):
+                    total += UT[dofs[f, i], s] * table[i, j] * LT[dofs[f, j], s]
+        out[f] = total
+
+
+@_jit
+def face_apply_multi(table, dofs, weight, UT, outT):
+    """outT[:, s] += sum_f weight[f] table u_s for every column s."""
+    m = table.shape[0]
+    S = UT.shape[1]
     for f in range(dofs.shape[0]):
         for i in range(m):
-            acc = 0.0
             for j in range(m):
-                acc += table[i, j] * u[dofs[f, j]]
-            out[dofs[f, i]] += weight[f] * acc
+                t = weight[f] * table[i, j]
+                for s in range(S):
+                    outT[dofs[f, i], s] += t * UT[dofs[f, j], s]

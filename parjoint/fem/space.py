@@ -90,6 +90,7 @@ class NodalSpace:
             ends = mesh.vertex_coords[mesh.edge_vertices[in_e]]
             coords[self.edge_dof[in_e]] = ends.mean(axis=1)
         self.dof_coords = coords  #: (n_local, 3) position of each local dof, m
+        self._column_scatters: dict = {}
 
     # ---------------------------------------------------------------- vectors
     def create_vec(self) -> PETSc.Vec:
@@ -115,6 +116,25 @@ class NodalSpace:
         scatter = self._scatter()
         self._ghosted.getArray()[:] = values
         scatter.scatter(self._ghosted, vec, PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+
+    def add_local_columns(self, values: np.ndarray) -> np.ndarray:
+        """Collective: sum over ranks of local-dof columns (n_local, S) -> owned rows (n_owned, S).
+
+        The many-vector version of :meth:`add_local`: one blocked scatter moves every
+        column's ghost rows to their owners.
+        """
+        S = values.shape[1]
+        key = ("cols", S)
+        if key not in self._column_scatters:
+            glob = PETSc.Vec().createMPI((self.n_owned * S, self.n_global * S), bsize=S, comm=self.comm)
+            loc = PETSc.Vec().createSeq(self.n_local * S, bsize=S, comm=PETSc.COMM_SELF)
+            index = PETSc.IS().createBlock(S, self.local_to_global.astype(IntType), comm=self.comm)
+            self._column_scatters[key] = (glob, loc, PETSc.Scatter().create(glob, index, loc, None))
+        glob, loc, scatter = self._column_scatters[key]
+        loc.getArray()[:] = np.ascontiguousarray(values).ravel()
+        glob.set(0.0)
+        scatter.scatter(loc, glob, PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
+        return glob.getArray(readonly=True).reshape(self.n_owned, S).copy()
 
     def _scatter(self):
         if not hasattr(self, "_scatter_obj"):

@@ -31,7 +31,8 @@ from scipy.spatial import cKDTree
 from ...errors import InputError
 from ...fem.elements import TRI_EDGES, face_mass_table, sparse_table, stiffness_table
 from ...fem.assembly import Pattern
-from ...fem.kernels import face_apply, face_forms, face_scatter, stiffness_apply, stiffness_forms, stiffness_scatter
+from ...fem.kernels import (face_apply_multi, face_forms, face_forms_multi, face_scatter, stiffness_apply_multi,
+                            stiffness_forms, stiffness_forms_multi, stiffness_scatter)
 from ...fem.solvers import LinearSolver, choose_method
 from ...fem.space import NodalSpace
 from ...mesh import Mesh
@@ -241,18 +242,14 @@ class DCSimulation:
         """dR/dm v for a perturbation v of log(sigma) per owned cell."""
         U = self.fields(m)
         sp = self.space
-        v_space = np.asarray(v, dtype=np.float64)[sp.cells]
+        weight = np.asarray(v, dtype=np.float64)[sp.cells] * self._sigma
         sources = np.unique(self._terms[0])
-        W = np.zeros((len(sources), sp.n_owned))
-        vec = sp.create_vec()
-        for k, i in enumerate(sources):
-            local = np.zeros(sp.n_local)
-            self._apply_dK(v_space, U[i], local)
-            vec.set(0.0)
-            sp.add_local(local, vec)
-            W[k] = vec.getArray(readonly=True)
-        vec.destroy()
-        dP = -(W @ U[:, :sp.n_owned].T)  # (sources, poles): d U[source] at each pole, by reciprocity
+        UT = np.ascontiguousarray(U[sources].T)
+        WT = np.zeros_like(UT)  # dK u_s for every source, local dofs
+        stiffness_apply_multi(self.mesh.grad_p1, self.mesh.volume, sp.cells, self.table, sp.cell_dofs, weight, UT, WT)
+        face_apply_multi(self.face_table, self.face_dofs, weight[self.face_cell] * self.face_scale, UT, WT)
+        W = sp.add_local_columns(WT)  # (n_owned, sources)
+        dP = -(W.T @ U[:, :sp.n_owned].T)  # (sources, poles): d U[source] at each pole, by reciprocity
         self.comm.Allreduce(MPI.IN_PLACE, dP, op=MPI.SUM)
         i, j, s, d = self._terms
         row = np.searchsorted(sources, i)
@@ -266,12 +263,16 @@ class DCSimulation:
         C = np.zeros((len(self.poles), len(self.poles)))
         np.add.at(C, (i, j), s * np.asarray(w, dtype=np.float64)[d])
         sources = np.flatnonzero(np.abs(C).sum(axis=1) > 0)
-        Lam = C[sources] @ U  # adjoint fields as combinations of pole potentials
-        out_space = np.zeros(len(sp.cells))
-        for k, src in enumerate(sources):
-            out_space += self._form_dK(U[src], Lam[k])
+        UT = np.ascontiguousarray(U[sources].T)
+        LT = np.ascontiguousarray((C[sources] @ U).T)  # adjoint fields: combinations of pole potentials
+        out_space = np.empty(len(sp.cells))
+        stiffness_forms_multi(self.mesh.grad_p1, self.mesh.volume, sp.cells, self.table, sp.cell_dofs, UT, LT,
+                              out_space)
+        faces = np.empty(len(self.face_dofs))
+        face_forms_multi(self.face_table, self.face_dofs, UT, LT, faces)
+        out_space += np.bincount(self.face_cell, weights=faces * self.face_scale, minlength=len(sp.cells))
         out = np.zeros(self.mesh.n_cells)
-        out[sp.cells] = -out_space
+        out[sp.cells] = -out_space * self._sigma
         return out
 
     def jacobian(self, m: np.ndarray) -> np.ndarray:
@@ -290,14 +291,6 @@ class DCSimulation:
             for t in np.flatnonzero(index.ravel() == k):
                 J[d[t], cells] -= s[t] * form
         return J
-
-    def _apply_dK(self, v_space: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
-        """out += sum_c v_c sigma_c K_c u (cells and Robin faces), local dofs."""
-        sp = self.space
-        stiffness_apply(self.mesh.grad_p1, self.mesh.volume, sp.cells, self.table, sp.cell_dofs,
-                        v_space * self._sigma, u, out)
-        face_w = (v_space * self._sigma)[self.face_cell] * self.face_scale
-        face_apply(self.face_table, self.face_dofs, face_w, u, out)
 
     def _form_dK(self, u: np.ndarray, lam: np.ndarray) -> np.ndarray:
         """sigma_c u^T K_c lam for every space cell (cells and Robin faces)."""
