@@ -247,6 +247,17 @@ class Mesh:
         self._ghost_sf.bcastEnd(unit, values, leaf, MPI.REPLACE)
         return out
 
+    def ghost_add(self, values: np.ndarray) -> np.ndarray:
+        """Collective: the transpose of :meth:`ghost_values`: rows for owned cells plus the
+        ghost rows' values summed onto the cells' owners (shape (n_cells, ...))."""
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        width = int(np.prod(values.shape[1:], dtype=np.int64))
+        unit = self._mpi_type("f", width)
+        out = np.array(values[:self.n_cells], copy=True)
+        self._ghost_sf.reduceBegin(unit, values[self.n_cells:], out, MPI.SUM)
+        self._ghost_sf.reduceEnd(unit, values[self.n_cells:], out, MPI.SUM)
+        return out
+
     def _mpi_type(self, kind: str, width: int):
         key = (kind, width)
         if key not in self._mpi_types:
