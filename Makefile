@@ -37,6 +37,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/mesh_bench.py
+	$(PY) benchmarks/dc_bench.py
+	$(PY) benchmarks/potential_bench.py
+	$(PY) benchmarks/inversion_bench.py
 
 clean:
 	rm -rf build benchmarks/work

@@ -3,6 +3,7 @@
     parjoint info
     parjoint forward config.toml
     parjoint invert config.toml [--restart]
+    parjoint demo [folder]
     parjoint mesh build spec.toml -o mesh.msh
     parjoint mesh report mesh.msh|mesh.h5
     parjoint mesh convert mesh.msh -o mesh.h5
@@ -53,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="versions of parjoint, PETSc, its packages and MPI; rank count")
     forward = sub.add_parser("forward", help="synthetic data for one physics from a TOML config")
     forward.add_argument("config", help="forward configuration (TOML; see README 'Forward modelling')")
+    demo = sub.add_parser("demo", help="the joint DC + gravity inversion demo (make demo)")
+    demo.add_argument("folder", nargs="?", default="build/demo", help="output folder (default build/demo)")
     invert = sub.add_parser("invert", help="(joint) inversion of one or more data sets from a TOML config")
     invert.add_argument("config", help="inversion configuration (TOML; see README 'Inversion')")
     invert.add_argument("--restart", action="store_true", help="continue from the checkpoint in the output folder")
@@ -118,6 +121,10 @@ def _dispatch(args, comm) -> None:
         from .forward import run_forward
 
         run_forward(args.config, comm)
+    elif args.command == "demo":
+        from .demo import run_demo
+
+        run_demo(args.folder, comm)
     elif args.command == "invert":
         from .inversion.run import run_invert
 

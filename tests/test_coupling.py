@@ -48,7 +48,7 @@ def _direction(layout):
 
 def _terms(layout):
     centres = np.array([[0.0, 0.0], [1.0, -0.5]])
-    return [CrossGradient(layout, "a", "b"),
+    return [CrossGradient(layout, "a", "b", scale=(1.0, 2.0)),
             Gramian(layout, ["a", "b"]),
             Gramian(layout, ["a", "b"], structural=True),
             LocalPearson(layout, "a", "b", rings=2),

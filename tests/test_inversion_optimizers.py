@@ -116,8 +116,9 @@ def test_dataset_weights(problem):
     w = initial_weights(objective, x, "eigenvalue")
     mu = [power_iteration(layout, lambda v, t=t: t.hessvec(x, v)) * wk for t, wk in zip(objective.data, w)]
     assert mu[0] == pytest.approx(mu[1], rel=1e-6)  # both data sets pull equally hard
-    new = adapt_weights(np.ones(2), np.array([4.0, 0.25]))
-    assert new[0] > 1.0 > new[1] and np.prod(new) == pytest.approx(1.0)
+    new = adapt_weights(np.ones(2), np.array([4.0, 0.8]))
+    assert new[0] == 1.0 and new[1] == pytest.approx(0.8)  # a data set below its target loses weight
+    assert adapt_weights(np.ones(1), np.array([0.1]))[0] == 0.5  # by half at most per iteration
 
 
 def test_multiplicative_objective_and_adaptive_weighting_run(problem):

@@ -159,8 +159,16 @@ def test_restart_continues_exactly(tmp_path):
     assert proc.returncode == 2 and "corrupted" in proc.stderr
 
 
+COUPLED = """[model.density]
+regions = ["block"]
+start = 0.0
+[[coupling]]
+"""
+
+
 @pytest.mark.parametrize("case", ["missing_file", "unknown_block", "negative_uncertainty", "negative_beta",
-                                  "no_dataset"])
+                                  "no_dataset", "coupling_unknown_property", "archie_exponent",
+                                  "fcm_more_clusters_than_cells"])
 def test_invert_bad_input(tmp_path, case):
     _prepare_light(tmp_path)
     text = INVERT.replace("EXTRA", "max_iterations = 3").replace("FOLDER", "bad_out")
@@ -177,9 +185,22 @@ def test_invert_bad_input(tmp_path, case):
     elif case == "negative_beta":
         text = text.replace("cooling = 1.5", "cooling = 1.5\nbeta = -3.0")
         needles = ("inversion.beta",)
-    else:
+    elif case == "no_dataset":
         text = text.replace('[[dataset]]\nname = "dc"\nphysics = "dc"\nfile = "obs.dat"\n', "")
         needles = ("dataset",)
+    else:
+        if case == "coupling_unknown_property":
+            coupling = 'kind = "cross_gradient"\nblocks = ["log_conductivity", "velocity"]\n'
+            needles = ("coupling[0].blocks", "velocity")
+        elif case == "archie_exponent":
+            coupling = ('kind = "petrophysics"\nblocks = ["density", "log_conductivity"]\n'
+                        'relation = { kind = "archie", m = 7.0, n = 2.0 }\n')
+            needles = ("coupling[0].relation", "Archie", "m = 7.0")
+        else:
+            centres = ", ".join(f"[{-4.6 + 1e-3 * k}, {k}.0]" for k in range(3000))  # the block has ~1000 cells
+            coupling = f'kind = "fcm"\nblocks = ["log_conductivity", "density"]\ncentres = [{centres}]\n'
+            needles = ("coupling[0].centres", "more clusters than cells")
+        text = text.replace("[inversion]", COUPLED + coupling + "[inversion]")
     (tmp_path / "bad.toml").write_text(text)
     proc, seconds = run_cli(["invert", str(tmp_path / "bad.toml")], ranks=2)
     assert_clean_failure(proc, seconds, *needles)
@@ -196,3 +217,76 @@ def _prepare_light(folder):
     z = [15.0 * np.exp(-(x * x + 3600.0) / 7200.0) for x in xs]  # the hill of MESH at y = -60
     rows = "".join(f"{x} -60 {zz:.12f}\n" for x, zz in zip(xs, z))
     (folder / "obs.dat").write_text(f"4\n# x y z\n{rows}1\n# a b m n rhoa err\n1 2 3 4 100.0 0.02\n0\n")
+
+
+GRAVITY_FORWARD = """physics = "gravity"
+[mesh]
+file = "m.msh"
+[model]
+density = { block = 300.0 }
+[survey]
+grid = { x = [-150.0, 150.0], y = [-120.0, 120.0], nx = 21, ny = 17 }
+height = 1.0
+components = ["gz"]
+[noise]
+relative = 0.02
+floor = 0.005
+seed = 3
+[output]
+data = "gz.csv"
+"""
+GRAVITY_INVERT = """[mesh]
+file = "m.msh"
+[model.density]
+start = 0.0
+[[dataset]]
+name = "gravity"
+physics = "gravity"
+file = "gz.csv"
+[[regularization]]
+kind = "smoothness"
+block = "density"
+weight = 1.0
+depth_weighting = { z0 = 10.0, exponent = 2.0 }
+[[regularization]]
+kind = "smallness"
+block = "density"
+weight = 0.001
+depth_weighting = { z0 = 10.0, exponent = 2.0 }
+[inversion]
+max_iterations = 15
+beta_ratio = 0.05
+[output]
+folder = "gout"
+"""
+
+
+def test_gravity_inversion_recovers_the_block(tmp_path):
+    import json
+
+    import h5py
+
+    from parjoint.mesh.builder import build_mesh_from_spec
+    from parjoint.mesh.gmsh_reader import read_msh
+
+    (tmp_path / "mesh.toml").write_text(MESH)
+    build_mesh_from_spec(str(tmp_path / "mesh.toml"), str(tmp_path / "m.msh"))
+    (tmp_path / "gfwd.toml").write_text(GRAVITY_FORWARD)
+    (tmp_path / "ginv.toml").write_text(GRAVITY_INVERT)
+    for args in (["forward", str(tmp_path / "gfwd.toml")], ["invert", str(tmp_path / "ginv.toml")]):
+        proc, _ = run_cli(args, ranks=2, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+    final = json.loads((tmp_path / "gout" / "history.json").read_text())[-1]
+    assert 0.8 <= final["chi2_ratio"][0] <= 1.2
+    mesh = read_msh(str(tmp_path / "m.msh"))
+    block = mesh.cell_region == [t for t, n in mesh.region_names.items() if n == "block"][0]
+    with h5py.File(tmp_path / "gout" / "model.h5", "r") as fh:
+        x = fh["density"][...]
+    c = mesh.coords[mesh.cells].mean(axis=1)
+    core = (np.abs(c[:, 0]) < 100) & (np.abs(c[:, 1]) < 60) & (c[:, 2] > -80)
+    # Gravity alone cannot tell depth: a smooth, depth-weighted inversion spreads the
+    # block's mass over a larger volume, so the correlation with the small sharp block is
+    # modest; a correlation above 0.3 and an excess of mass in the block's cells still
+    # locate it (a misplaced anomaly scores near zero or below).  Measured: 0.45.
+    assert np.corrcoef(x[core], np.where(block, 300.0, 0.0)[core])[0, 1] > 0.3
+    assert x[block].mean() > 2.0 * np.median(x[core & ~block])

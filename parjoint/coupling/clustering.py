@@ -47,6 +47,7 @@ class FuzzyCMeans(Term):
         if q <= 1.0:
             raise ValueError("the fuzziness q must exceed 1")
         self.name = f"fcm({','.join(blocks)})"
+        self.blocks = list(blocks)
         self.layout = layout
         self.group = _Pair(layout, blocks)
         self.n_props = len(blocks)

@@ -32,6 +32,7 @@ class LocalPearson(Term):
         if rings < 1:
             raise ValueError("rings must be at least 1")
         self.name = f"local_pearson({block_a},{block_b})"
+        self.blocks = [block_a, block_b]
         self.layout = layout
         self.pair = _Pair(layout, [block_a, block_b])
         mesh = layout.mesh

@@ -124,6 +124,7 @@ class PetroPenalty(Term):
 
     def __init__(self, layout: ModelLayout, block_a: str, block_b: str, relation: Relation, band: float = 0.0):
         self.name = f"petrophysics({relation.name}:{block_a}->{block_b})"
+        self.blocks = [block_a, block_b]
         self.layout, self.relation, self.band = layout, relation, band
         self.pair = _Pair(layout, [block_a, block_b])
         self.v = self.pair.v

@@ -63,16 +63,23 @@ class _Pair:
 
 
 class CrossGradient(Term):
-    def __init__(self, layout: ModelLayout, block_a: str, block_b: str):
+    """``scale`` (s_a, s_b): the properties enter as a / s_a and b / s_b, so that the weight of
+    the term does not depend on their units (e.g. 1 for log conductivity, 100 for a density
+    contrast in kg/m^3)."""
+
+    def __init__(self, layout: ModelLayout, block_a: str, block_b: str, scale=(1.0, 1.0)):
         self.name = f"cross_gradient({block_a},{block_b})"
+        self.blocks = [block_a, block_b]
         self.pair = _Pair(layout, [block_a, block_b])
         self.layout = layout
         self.grad = CellGradient(layout.mesh, self.pair.common)
         self.weight = np.zeros(layout.mesh.n_cells)
         self.weight[self.pair.common] = self.pair.v
+        self.scale = np.asarray(scale, float)
 
     def _gradients(self, x):
-        return self.grad.apply(self.pair.cells(x, 0)), self.grad.apply(self.pair.cells(x, 1))
+        return (self.grad.apply(self.pair.cells(x, 0) / self.scale[0]),
+                self.grad.apply(self.pair.cells(x, 1) / self.scale[1]))
 
     def cross(self, x) -> np.ndarray:
         """t = grad a x grad b per owned cell (zero outside the common cells)."""
@@ -89,14 +96,15 @@ class CrossGradient(Term):
         dot = np.einsum("ij,ij->i", ga, gb)[:, None]
         ya = w * (np.einsum("ij,ij->i", gb, gb)[:, None] * ga - dot * gb)
         yb = w * (np.einsum("ij,ij->i", ga, ga)[:, None] * gb - dot * ga)
-        return self.pair.place([self.grad.transpose(ya), self.grad.transpose(yb)])
+        return self.pair.place([self.grad.transpose(ya) / self.scale[0], self.grad.transpose(yb) / self.scale[1]])
 
     def hessvec(self, x, v):
         ga, gb = self._gradients(x)
-        da, db = self.grad.apply(self.pair.cells(v, 0)), self.grad.apply(self.pair.cells(v, 1))
+        da, db = self._gradients(v)
         jt = (np.cross(da, gb) + np.cross(ga, db)) * (2.0 * self.weight)[:, None]
         # J_t^T y: for t = g_a x g_b, d t / d g_a^T y = g_b x y, d t / d g_b^T y = y x g_a
-        return self.pair.place([self.grad.transpose(np.cross(gb, jt)), self.grad.transpose(np.cross(jt, ga))])
+        return self.pair.place([self.grad.transpose(np.cross(gb, jt)) / self.scale[0],
+                                self.grad.transpose(np.cross(jt, ga)) / self.scale[1]])
 
 
 class Gramian(Term):
@@ -105,6 +113,7 @@ class Gramian(Term):
         if len(blocks) < 2:
             raise ValueError("a Gramian needs at least two blocks")
         self.name = f"{'structural_' if structural else ''}gramian({','.join(blocks)})"
+        self.blocks = list(blocks)
         self.layout = layout
         self.group = _Pair(layout, blocks)
         self.n = len(blocks)

@@ -27,7 +27,12 @@ def convergence(history: list[dict], names: list[str], path: str) -> None:
     axes[0].legend()
     axes[1].semilogy(it, [max(row["phi_m"], 1e-300) for row in history], "s-")
     axes[1].set(xlabel="iteration", ylabel="phi_m", title="regularization")
-    axes[2].semilogy(it, [row["beta"] for row in history], "^-")
+    blocks = sorted({b for row in history for b in (row["beta"] or {})})
+    for b in blocks:
+        axes[2].semilogy(it, [row["beta"].get(b, np.nan) if row["beta"] else np.nan for row in history], "^-",
+                         label=b)
+    if blocks:
+        axes[2].legend()
     axes[2].set(xlabel="iteration", ylabel="beta", title="trade-off")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

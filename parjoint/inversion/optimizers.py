@@ -13,9 +13,11 @@ dataset weighting, stopping rules, a per-iteration table and checkpoints.
   rho/2 |x - z + u|^2 by one Gauss-Newton step, z = projection of x + u on the
   bounds, u += x - z.
 
-Stopping: every data set within its target window, chi^2_k <= (1 + chi_tolerance)
-chi_factor N_k, or a relative decrease of the objective below ``min_decrease``, or
-``max_iterations``.  A step that would take a misfit from above the window to below
+Each model block has its own beta (see :mod:`parjoint.inversion.weighting`): it cools
+while the block's data are above their target window and warms up when they are all
+below it.  Stopping: every data set within its target window, chi^2_k <= (1 +
+chi_tolerance) chi_factor N_k, or a relative decrease of the objective below
+``min_decrease``, or ``max_iterations``.  A step that would take a misfit from above the window to below
 (1 - chi_tolerance) chi_factor N_k is rejected and redone from the same model with
 beta multiplied by sqrt(cooling) (up to six times), so the inversion ends near the
 target instead of over-fitting the noise in one stride.
@@ -47,8 +49,8 @@ class Settings:
     cg_rtol: float = 1e-2
     chi_factor: float = 1.0  #: target chi^2 = chi_factor * N per data set
     chi_tolerance: float = 0.1  #: the target window: (1 -/+ tolerance) chi_factor N
-    beta: float | None = None  #: initial beta; None: estimated from eigenvalues
-    beta_ratio: float = 10.0
+    beta: float | dict | None = None  #: initial beta (per block, or one for all); None: estimated
+    beta_ratio: float | dict = 10.0  # one number or one per block
     cooling: float = 2.0
     cooling_rate: int = 1
     weighting: str = "uniform"
@@ -56,6 +58,7 @@ class Settings:
     inner_iterations: int = 10
     rho: float = 1.0  #: ADMM penalty
     max_change: float = 10.0  #: largest change of a model value a quasi-Newton trial may make
+    free: np.ndarray | None = None  #: mask of the flat vector that may change (gauss-newton); None: all
     lower: np.ndarray | None = None  #: bounds on the flat vector (blmvm, admm)
     upper: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
@@ -92,12 +95,13 @@ class Inversion:
             obj.update(x)
             obj.data_weights = initial_weights(obj, x, s.weighting)
             obj.multiplicative = s.weighting == "multiplicative"
-            obj.beta = s.beta if s.beta is not None else estimate_beta(obj, x, s.beta_ratio)
+            obj.beta = obj.beta_dict(s.beta) if s.beta is not None else estimate_beta(obj, x, s.beta_ratio)
         else:
             x = restart["x"]
             z, u = restart.get("z", z), restart.get("u", u)
             sc = restart["scalars"]
-            obj.beta, first = sc["beta"], sc["iteration"] + 1
+            obj.beta, first = obj.beta_dict(sc["beta"]), sc["iteration"] + 1
+            obj.data_scale = dict(sc.get("data_scale", {}))
             obj.data_weights = restart["arrays"]["data_weights"]
             obj.multiplicative = s.weighting == "multiplicative"
             for term in obj.data:
@@ -113,9 +117,11 @@ class Inversion:
             t0 = time.perf_counter()
             for retry in range(7):
                 x_new, z_new, u_new, step, its = self._step(x, z, u)
-                if retry == 6 or not self._overshoots(x, x_new):
+                over = self._overshoots(x, x_new)
+                if retry == 6 or not over:
                     break
-                obj.beta *= np.sqrt(s.cooling)
+                for block in over:
+                    obj.beta[block] *= np.sqrt(s.cooling)
             x, z, u = x_new, z_new, u_new
             row = self._record(it, x, step, its, time.perf_counter() - t0)
             current = obj.value(x)
@@ -146,26 +152,30 @@ class Inversion:
         y, step, its = self._gauss_newton_step(x) if method == "gauss-newton" else self._tao_step(x)
         return y, z, u, step, its
 
-    def _overshoots(self, x, x_new) -> bool:
-        """True if a data set goes from above its target window to below it."""
+    def _overshoots(self, x, x_new) -> set[str]:
+        """The blocks of the data sets that go from above their target window to below it."""
         s = self.settings
+        blocks = set()
         for term in self.objective.data:
             before, after = term.chi2(x) / term.n_data, term.chi2(x_new) / term.n_data
             if before > s.chi_factor * (1 + s.chi_tolerance) and after < s.chi_factor * (1 - s.chi_tolerance):
-                return True
-        return False
+                blocks.add(term.block.name)
+        return blocks
 
     def _gauss_newton_step(self, x, extra_diag: float = 0.0, shift: np.ndarray | None = None):
         """Solve (H + extra_diag I) p = -(g + extra_diag * shift) by CG, then a line search."""
         obj = self.objective
+        free = 1.0 if self.settings.free is None else self.settings.free.astype(float)
         g = obj.gradient(x)
         if extra_diag:
             g = g + extra_diag * shift
+        g = g * free  # frozen blocks (cooperative and sequential strategies) do not move
 
         def hessvec(v):
-            return obj.hessvec(x, v) + extra_diag * v
+            return (obj.hessvec(x, v * free) + extra_diag * v) * free
 
-        p, its = self._cg(hessvec, -g)
+        diag = obj.preconditioner() * free + extra_diag + (1.0 - free)  # frozen entries: identity
+        p, its = self._cg(hessvec, -g, diag)
 
         def f(y):
             value = obj.value(y)
@@ -174,10 +184,41 @@ class Inversion:
                 value += 0.5 * extra_diag * self.layout.dot(d, d)
             return value
 
+        blocks = {t.block.name for t in obj.data}
+        if len(blocks) > 1 and not extra_diag:
+            return self._block_line_search(x, g, p), 1.0, its
         step = self._line_search(f, x, p, self.layout.dot(g, p))
         return x + step * p, step, its
 
-    def _cg(self, hessvec, rhs: np.ndarray) -> tuple[np.ndarray, int]:
+    def _block_line_search(self, x, g, p) -> np.ndarray:
+        """A step length per model block, each by backtracking on the part of the objective
+        that involves the block (its data, its regularization, its couplings).
+
+        Blocks of different physics want different steps: a linear data set would accept
+        a full step that a nonlinear one must shorten, and a common step length makes the
+        slowest block set the pace of all.
+        """
+        obj, layout = self.objective, self.layout
+        y = x.copy()
+        for name, block in layout.blocks.items():
+            data = [(w, t) for w, t in zip(obj._data_factors(x), obj.data) if t.block.name == name]
+            if not data:
+                continue
+            reg = [(a, t) for a, t in obj.regularization if t.block.name == name]
+            coupling = [(c, t) for c, t in obj.coupling if name in getattr(t, "blocks", ())]
+
+            def f(z, data=data, reg=reg, coupling=coupling, name=name):
+                return (sum(w * t.value(z) for w, t in data) + sum(a * obj.beta[name] * t.value(z) for a, t in reg)
+                        + sum(c * t.value(z) for c, t in coupling))
+
+            pb = np.zeros_like(p)
+            pb[block.slice] = p[block.slice]
+            t = self._line_search(f, y, pb, layout.dot(g, pb))
+            y = y + t * pb
+        return y
+
+    def _cg(self, hessvec, rhs: np.ndarray, diag: np.ndarray) -> tuple[np.ndarray, int]:
+        """CG on the shell Hessian with the diagonal preconditioner ``diag`` (PETSc PCSHELL)."""
         layout = self.layout
         sizes = (layout.n_local, layout.n_global)
 
@@ -185,17 +226,25 @@ class Inversion:
             def mult(self, mat, X, Y):
                 Y.getArray()[:] = hessvec(X.getArray(readonly=True))
 
+        class Jacobi:
+            def apply(self, pc, X, Y):
+                Y.getArray()[:] = X.getArray(readonly=True) / diag
+
         H = PETSc.Mat().createPython((sizes, sizes), Shell(), comm=layout.comm)
         H.setUp()
         if self._ksp is None:
             opts = PETSc.Options("inv_")
-            for key, value in (("ksp_type", "cg"), ("pc_type", "none"), ("ksp_rtol", str(self.settings.cg_rtol)),
+            for key, value in (("ksp_type", "cg"), ("ksp_rtol", str(self.settings.cg_rtol)),
                                ("ksp_max_it", str(self.settings.cg_max_iterations))):
                 if not opts.hasName(key):
                     opts.setValue(key, value)
             self._ksp = PETSc.KSP().create(comm=layout.comm)
             self._ksp.setOptionsPrefix("inv_")
         self._ksp.setOperators(H)
+        pc = self._ksp.getPC()
+        if not PETSc.Options("inv_").hasName("pc_type"):
+            pc.setType(PETSc.PC.Type.PYTHON)
+            pc.setPythonContext(Jacobi())
         self._ksp.setFromOptions()
         b = PETSc.Vec().createWithArray(rhs.copy(), size=sizes, comm=layout.comm)
         p = b.duplicate()
@@ -276,25 +325,44 @@ class Inversion:
     def _schedule(self, it: int, x, row) -> None:
         s, obj = self.settings, self.objective
         if it % s.cooling_rate == 0:
-            obj.beta /= s.cooling
+            # a block cools while any of its data sets is above its target window, and
+            # warms up again (by sqrt(cooling)) when all of them are below it
+            # (twice as fast while the last iteration improved the misfit by less than 20%,
+            # not at all if it got worse: nonlinear data must not be rushed)
+            before = self.history[-2]["chi2_ratio"] if len(self.history) > 1 else row["chi2_ratio"]
+            ratios, gains = {}, {}
+            for term, r, r0 in zip(obj.data, row["chi2_ratio"], before):
+                ratios.setdefault(term.block.name, []).append(r / s.chi_factor)
+                gains.setdefault(term.block.name, []).append(r0 / max(r, 1e-300))
+            for block, rs in ratios.items():
+                gain = min(gains[block])
+                if max(rs) > 1 + s.chi_tolerance:
+                    if gain >= 1.0:
+                        obj.beta[block] /= s.cooling**2 if gain < 1.2 else s.cooling
+                elif max(rs) < 1 - s.chi_tolerance:
+                    obj.beta[block] *= np.sqrt(s.cooling)
         if s.weighting == "adaptive" and len(obj.data) > 1:
-            obj.data_weights = adapt_weights(obj.data_weights, np.array(row["chi2_ratio"]))
+            obj.data_weights = adapt_weights(obj.data_weights, np.array(row["chi2_ratio"]) / s.chi_factor)
 
     # ------------------------------------------------------------------ bookkeeping
     def _header(self) -> None:
         names = " ".join(f"{'phi_' + t.name:>12s} {'chi2/N':>7s}" for t in self.objective.data)
-        self.log(f"{'it':>3s} {names} {'phi_m':>11s} {'beta':>10s} {'step':>6s} {'CG':>4s} {'time s':>7s}")
+        coupling = f" {'phi_c':>11s}" if self.objective.coupling else ""
+        betas = " ".join(f"{'beta_' + b[:5]:>10s}" for b in self.objective.beta)
+        self.log(f"{'it':>3s} {names} {'phi_m':>11s}{coupling} {betas} {'step':>6s} {'CG':>4s} {'time s':>7s}")
 
     def _record(self, it, x, step, its, seconds) -> dict:
         obj = self.objective
         phi = obj.data_values(x)
         chi2 = [t.chi2(x) / t.n_data for t in obj.data]
         row = {"iteration": it, "phi_d": phi.tolist(), "chi2_ratio": chi2, "phi_m": obj.regularization_value(x),
-               "beta": obj.beta, "step": step, "cg_iterations": its, "seconds": seconds,
-               "data_weights": obj.data_weights.tolist()}
+               "phi_c": obj.coupling_value(x), "beta": dict(obj.beta), "step": step, "cg_iterations": its,
+               "seconds": seconds, "data_weights": obj.data_weights.tolist()}
         self.history.append(row)
         cols = " ".join(f"{p:12.5g} {c:7.3f}" for p, c in zip(phi, chi2))
-        self.log(f"{it:3d} {cols} {row['phi_m']:11.5g} {obj.beta:10.4g} {step:6.3f} {its:4d} {seconds:7.2f}")
+        coupling = f" {row['phi_c']:11.5g}" if obj.coupling else ""
+        betas = " ".join(f"{b:10.4g}" for b in obj.beta.values())
+        self.log(f"{it:3d} {cols} {row['phi_m']:11.5g}{coupling} {betas} {step:6.3f} {its:4d} {seconds:7.2f}")
         return row
 
     def _save(self, it: int, x, z, u, previous: float) -> None:
@@ -305,4 +373,5 @@ class Inversion:
         arrays.update({f"irls/{t.name}": t.weights for t in obj.data})
         write_checkpoint(self.checkpoint, self.layout, {
             "x": x, "z": z, "u": u, "arrays": arrays, "history": self.history, "fingerprint": self.fingerprint,
-            "scalars": {"iteration": it, "beta": obj.beta, "method": self.settings.method, "previous": previous}})
+            "scalars": {"iteration": it, "beta": dict(obj.beta), "method": self.settings.method,
+                        "previous": previous, "data_scale": dict(obj.data_scale)}})

@@ -38,7 +38,7 @@
     chi_tolerance = 0.1                     # reached within (1 -/+ tolerance); steps that drop
                                             # below the window are redone with a larger beta
     beta = "auto"                           # or a number; auto = beta_ratio * eigenvalue ratio
-    beta_ratio = 10.0
+    beta_ratio = 10.0                       # or per block: { log_conductivity = 10.0, density = 0.1 }
     cooling = 2.0                           # beta /= cooling every cooling_rate iterations
     cooling_rate = 1
     weighting = "uniform"                   # uniform | sqrt-count | eigenvalue | adaptive | multiplicative
@@ -47,6 +47,16 @@
     min_decrease = 1e-4
     inner_iterations = 10                   # lbfgs / blmvm steps per beta
     rho = 1.0                               # admm penalty
+
+    [[coupling]]                            # optional; see parjoint/coupling/config.py
+    kind = "cross_gradient"                 # cross_gradient | gramian | structural_gramian |
+    blocks = ["log_conductivity", "density"]   # local_pearson | fcm | petrophysics
+    weight = 1.0
+
+    [joint]
+    strategy = "simultaneous"               # simultaneous | cooperative | sequential
+    cycles = 3                              # cooperative: outer cycles
+    iterations = 3                          # cooperative: Gauss-Newton iterations per block and cycle
 
     [output]
     folder = "inversion"                    # model.h5, model.xdmf, <dataset>_predicted.*,
@@ -73,6 +83,7 @@ from .datasets import build_dataset
 from .layout import Block, ModelLayout
 from .objective import JointObjective
 from .optimizers import METHODS, Inversion, Settings
+from .strategies import STRATEGIES, run_cooperative, run_sequential
 from .terms import Smallness, Smoothness
 from .weighting import SCHEMES
 
@@ -91,6 +102,19 @@ def run_invert(path: str, comm: MPI.Comm, restart: bool = False) -> None:
     if not regularization:
         raise config.error("regularization", "give at least one [[regularization]] term")
     settings = _settings(config.table("inversion", None) or Table({}, config.source, "inversion."), layout, bounds)
+    from ..coupling.config import coupling_from_table
+
+    couplings = [coupling_from_table(t, layout) for t in config.tables("coupling")]
+    joint = config.table("joint", None) or Table({}, config.source, "joint.")
+    strategy = joint.string("strategy", "simultaneous", choices=STRATEGIES)
+    cycles = joint.integer("cycles", 3, min=1)
+    stage_iterations = joint.integer("iterations", 3, min=1)
+    joint.finish()
+    if strategy != "simultaneous" and settings.method != "gauss-newton":
+        raise InputError(f"{config.source}: key 'joint.strategy': {strategy} runs Gauss-Newton stages; "
+                         "set inversion.method = \"gauss-newton\"", collective=True)
+    if restart and strategy != "simultaneous":
+        raise InputError(f"{config.source}: --restart continues simultaneous inversions only", collective=True)
     out = config.table("output")
     folder = out.path("folder", must_exist=False)
     sections = out.raw("sections", [])
@@ -106,17 +130,26 @@ def run_invert(path: str, comm: MPI.Comm, restart: bool = False) -> None:
         os.makedirs(folder, exist_ok=True)
     comm.Barrier()
 
-    objective = JointObjective(layout, [d.term for d in datasets], regularization)
-    fingerprint = _fingerprint(mesh, layout, datasets, regularization)
+    log = lambda *a: print0(*a, comm=comm)  # noqa: E731
+    fingerprint = _fingerprint(mesh, layout, datasets, regularization + couplings)
     checkpoint = os.path.join(folder, "checkpoint.h5")
     state = read_checkpoint(checkpoint, layout, fingerprint) if restart else None
-    print0(f"invert: {layout.n_global} model values in block(s) {', '.join(layout.blocks)}; data sets "
-           + ", ".join(f"{d.name} ({d.term.n_data})" for d in datasets) + f"; {settings.method} on {comm.size} "
-           "rank(s)" + (f"; restarting after iteration {state['scalars']['iteration']}" if state else ""), comm=comm)
-    inversion = Inversion(objective, settings, checkpoint=checkpoint, fingerprint=fingerprint,
-                          log=lambda *a: print0(*a, comm=comm))
-    x = inversion.run(layout.join(starts), state)
-    _write_outputs(folder, layout, datasets, x, inversion.history, sections)
+    log(f"invert: {layout.n_global} model values in block(s) {', '.join(layout.blocks)}; data sets "
+        + ", ".join(f"{d.name} ({d.term.n_data})" for d in datasets) + f"; {strategy} {settings.method} on "
+        f"{comm.size} rank(s)" + (f"; restarting after iteration {state['scalars']['iteration']}" if state else ""))
+    x0 = layout.join(starts)
+    data = [d.term for d in datasets]
+    if strategy == "simultaneous":
+        inversion = Inversion(JointObjective(layout, data, regularization, coupling=couplings), settings,
+                              checkpoint=checkpoint, fingerprint=fingerprint, log=log)
+        x = inversion.run(x0, state)
+        history = inversion.history
+    elif strategy == "cooperative":
+        x, history = run_cooperative(layout, data, regularization, couplings, settings, x0, cycles,
+                                     stage_iterations, log)
+    else:
+        x, history = run_sequential(layout, data, regularization, couplings, settings, x0, log)
+    _write_outputs(folder, layout, datasets, x, history, sections, couplings)
 
 
 def _blocks(table: Table, mesh):
@@ -192,7 +225,16 @@ def _settings(table: Table, layout: ModelLayout, bounds: dict) -> Settings:
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
             raise table.error("beta", f"must be \"auto\" or a number >= 0, got {beta!r}")
         s.beta = float(beta)
-    s.beta_ratio = table.number("beta_ratio", s.beta_ratio, positive=True)
+    ratio = table.raw("beta_ratio", s.beta_ratio)
+    if isinstance(ratio, dict):
+        for name, value in ratio.items():
+            if name not in layout.blocks:
+                raise table.error("beta_ratio", f"no model block {name!r} (blocks: {', '.join(layout.blocks)})")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise table.error("beta_ratio", f"{name}: expected a positive number, got {value!r}")
+        s.beta_ratio = {name: float(v) for name, v in ratio.items()}
+    else:
+        s.beta_ratio = table.number("beta_ratio", s.beta_ratio, positive=True)
     s.cooling = table.number("cooling", s.cooling, min=1.0)
     s.cooling_rate = table.integer("cooling_rate", s.cooling_rate, min=1)
     s.weighting = table.string("weighting", s.weighting, choices=SCHEMES)
@@ -232,7 +274,7 @@ def _fingerprint(mesh, layout, datasets, regularization) -> str:
     return h.hexdigest()
 
 
-def _write_outputs(folder, layout, datasets, x, history, sections) -> None:
+def _write_outputs(folder, layout, datasets, x, history, sections, couplings=()) -> None:
     from ..io.xdmf import write_cell_fields
     from ..mesh.locate import sample_cells
     from ..model import write_cell_arrays
@@ -244,6 +286,11 @@ def _write_outputs(folder, layout, datasets, x, history, sections) -> None:
     arrays = {name: (fields[name], layout[name].units) for name in parts}
     if "log_conductivity" in fields:
         arrays["resistivity"] = (np.exp(-fields["log_conductivity"]), "ohm m")
+    from ..coupling.clustering import FuzzyCMeans
+
+    for _, term in couplings:
+        if isinstance(term, FuzzyCMeans):  # the lithology map clustering found
+            arrays[f"lithology_{'_'.join(term.blocks)}"] = (term.lithology(x).astype(float), "cluster index")
     write_cell_arrays(os.path.join(folder, "model.h5"), arrays, mesh)
     write_cell_fields(mesh, os.path.join(folder, "model.xdmf"), {n: v for n, (v, _) in arrays.items()})
     for d in datasets:

@@ -41,6 +41,10 @@ class Term:
     def hessvec(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def diagonal(self) -> np.ndarray | None:
+        """The diagonal of the (constant) Hessian on the flat vector, if cheap; else None."""
+        return None
+
 
 class DataMisfit(Term):
     """A data set predicted by ``simulation`` from block ``block`` through ``model_map``.
@@ -133,6 +137,11 @@ class Smallness(Term):
         out[self.block.slice] = 2.0 * self.v * v[self.block.slice]
         return out
 
+    def diagonal(self):
+        out = self.layout.zeros()
+        out[self.block.slice] = 2.0 * self.v
+        return out
+
 
 class Smoothness(Term):
     """First-order smoothness from face-neighbour differences (see the module docstring)."""
@@ -210,6 +219,14 @@ class Smoothness(Term):
     def hessvec(self, x, v):
         out = self.layout.zeros()
         out[self.block.slice] = self._apply(v[self.block.slice])
+        return out
+
+    def diagonal(self):
+        d = np.bincount(self.a, weights=2.0 * self.coef, minlength=self.block.size)
+        local = ~self.cross
+        d += np.bincount(self.b_local[local], weights=2.0 * self.coef[local], minlength=self.block.size)
+        out = self.layout.zeros()
+        out[self.block.slice] = d
         return out
 
 

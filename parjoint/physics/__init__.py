@@ -20,4 +20,5 @@ FORWARD = {
     "ip": "parjoint.physics.dc.forward",
     "gravity": "parjoint.physics.gravity.forward",
     "magnetics": "parjoint.physics.magnetics.forward",
+    "mt": "parjoint.physics.mt.forward",
 }
