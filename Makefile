@@ -25,10 +25,7 @@ $(STAMP): pyproject.toml .ci/install.sh
 	touch $@
 
 demo: $(STAMP)
-	@mkdir -p build
-	$(PY) -m parjoint mesh build meshes/hill.toml -o build/hill.msh
-	$(TIMEOUT) 600 $(MPIRUN) -n 2 $(PY) -m parjoint mesh report build/hill.msh
-	$(TIMEOUT) 600 $(MPIRUN) -n 2 $(PY) -m parjoint mesh export build/hill.msh -o build/hill.xdmf
+	$(TIMEOUT) 1200 $(MPIRUN) -n 2 $(PY) -m parjoint demo build/demo
 
 test: $(STAMP)
 	$(TIMEOUT) 1200 $(PY) -m pytest -q tests
@@ -39,7 +36,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/mesh_bench.py
 	$(PY) benchmarks/dc_bench.py
 	$(PY) benchmarks/potential_bench.py
+	$(PY) benchmarks/mt_bench.py
 	$(PY) benchmarks/inversion_bench.py
+	$(PY) benchmarks/coupling_bench.py
 
 clean:
 	rm -rf build benchmarks/work

@@ -24,7 +24,8 @@ def property_from_config(table: Table, mesh, key: str, units: str, *, positive: 
     The config gives either constants per region, ``key = { earth = 100.0, block = 10.0 }``
     (regions not named take ``default_region``, or are an error if it is None; a
     plain number applies to every region), or a per-cell array from an HDF5 model
-    file, ``key = { file = "model.h5", dataset = "resistivity" }``.
+    file, ``key = { file = "model.h5", dataset = "resistivity" }``, whose NaN entries (cells
+    outside the inversion model that wrote it, such as air) take ``default_region``.
     """
     value = table.raw(key)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -35,6 +36,8 @@ def property_from_config(table: Table, mesh, key: str, units: str, *, positive: 
         dataset = sub.string("dataset", key)
         sub.finish()
         out = read_cell_array(path, dataset, mesh)
+        if default_region is not None:  # NaN: a cell outside the model that wrote the file (air)
+            out[np.isnan(out)] = default_region
     elif isinstance(value, dict):
         sub = table.table(key)
         out = np.full(mesh.n_cells, np.nan)

@@ -49,6 +49,7 @@ def _direction(layout):
 def _terms(layout):
     centres = np.array([[0.0, 0.0], [1.0, -0.5]])
     return [CrossGradient(layout, "a", "b", scale=(1.0, 2.0)),
+            CrossGradient(layout, "a", "b", scale=(1.0, 2.0), normalized=True, epsilon=(1e-3, 2e-3)),
             Gramian(layout, ["a", "b"]),
             Gramian(layout, ["a", "b"], structural=True),
             LocalPearson(layout, "a", "b", rings=2),
@@ -82,6 +83,21 @@ def test_cross_gradient_gauss_newton_is_jt_j(layout):
     jv = (term.cross(x + h * v) - term.cross(x - h * v)) / (2 * h)
     expected = 2 * layout.comm.allreduce(float(np.sum(term.weight * (jv * jv).sum(axis=1))))
     assert layout.dot(v, term.hessvec(x, v)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_normalized_cross_gradient_is_the_squared_sine(layout):
+    """Scaling either model leaves the normalized term unchanged (up to epsilon); gradients
+    at 45 degrees give sin^2 = 1/2 in every cell where least squares is exact."""
+    term = CrossGradient(layout, "a", "b", normalized=True, epsilon=(1e-9, 1e-9))
+    fields = _fields(layout, lambda c: 0.01 * c[:, 0], lambda c: 0.02 * (c[:, 0] + c[:, 1]))
+    exact = term.pair.common & term.grad.determined
+    ga, gb = term._gradients(fields)
+    A, B = term._norms(ga, gb)
+    t = term.cross(fields)
+    sine2 = np.einsum("ij,ij->i", t, t) / (A * B)
+    assert np.abs(sine2[exact] - 0.5).max() < 1e-6
+    big = _fields(layout, lambda c: 7.0 * 0.01 * c[:, 0], lambda c: 0.02 * (c[:, 0] + c[:, 1]))
+    assert term.value(big) == pytest.approx(term.value(fields), rel=1e-9)
 
 
 def test_parallel_gradients_give_zero_and_orthogonal_linear_fields_the_analytic_value(layout):

@@ -7,7 +7,8 @@
                                        # local_pearson | fcm | petrophysics
     blocks = ["log_conductivity", "density"]
     weight = 1.0                       # not scaled by beta
-    # cross_gradient:                    scale = [...] (one per block: divides the property)
+    # cross_gradient:                    scale = [...] (one per block: divides the property),
+    #                                    normalized = false, epsilon = [1e-3, 1e-3] (per metre)
     # gramian, structural_gramian, fcm:  shift = [...], scale = [...] (one per block)
     # local_pearson:                     rings = 2
     # fcm:  centres = [[...], ...] (physical units, one row per cluster), q = 2.0,
@@ -79,7 +80,12 @@ def coupling_from_table(table: Table, layout):
     weight = table.number("weight", 1.0, min=0.0)
     n = len(blocks)
     if kind == "cross_gradient":
-        term = CrossGradient(layout, *blocks, scale=_scale(table, 2) or (1.0, 1.0))
+        normalized = table.boolean("normalized", False)
+        epsilon = table.vector("epsilon", 2, [1e-3, 1e-3])
+        if min(epsilon) <= 0:
+            raise table.error("epsilon", "must be positive (scaled units per metre)")
+        term = CrossGradient(layout, *blocks, scale=_scale(table, 2) or (1.0, 1.0), normalized=normalized,
+                             epsilon=epsilon)
     elif kind in ("gramian", "structural_gramian"):
         term = Gramian(layout, blocks, structural=kind == "structural_gramian",
                        shift=table.vector("shift", n, None), scale=_scale(table, n))

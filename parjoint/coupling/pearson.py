@@ -24,7 +24,33 @@ import numpy as np
 from ..inversion.layout import ModelLayout
 from ..inversion.terms import Term
 from ..mesh.fetch import CellFetcher, neighbour_rings
+from .gradient import _jit
 from .structure import _Pair
+
+
+@_jit
+def _gauss_newton(start, va, vb, kappa, coef, out):
+    """Per subdomain c (members start[c]:start[c+1]): r = P va - kappa_c P vb, y = coef_c r,
+    out[:, 0] = P y and out[:, 1] = -kappa_c P y (P: subtract the subdomain mean)."""
+    for c in range(len(start) - 1):
+        s, e = start[c], start[c + 1]
+        if e == s:
+            continue
+        ma = 0.0
+        mb = 0.0
+        for i in range(s, e):
+            ma += va[i]
+            mb += vb[i]
+        ma /= e - s
+        mb /= e - s
+        my = 0.0
+        for i in range(s, e):
+            out[i, 0] = coef[c] * ((va[i] - ma) - kappa[c] * (vb[i] - mb))
+            my += out[i, 0]
+        my /= e - s
+        for i in range(s, e):
+            out[i, 0] -= my
+            out[i, 1] = -kappa[c] * out[i, 0]
 
 
 class LocalPearson(Term):
@@ -44,12 +70,23 @@ class LocalPearson(Term):
         keep = common & self.pair.common[rows]
         self.rows, self.where = rows[keep], where[keep]
         self.count = np.bincount(self.rows, minlength=mesh.n_cells).astype(float)
+        self.start = np.concatenate([[0], np.cumsum(self.count.astype(np.int64))])  # rows are sorted
         self.v = np.zeros(mesh.n_cells)
         self.v[self.pair.common] = self.pair.v
 
     def _stats(self, x):
-        a = self.fetcher.fetch(self.pair.cells(x, 0))[self.where]
-        b = self.fetcher.fetch(self.pair.cells(x, 1))[self.where]
+        """Per-member centred values and per-subdomain sums of the last model asked for
+        (every CG step asks again)."""
+        cached = getattr(self, "_cache", None)
+        if cached is not None and cached[0].shape == x.shape and np.array_equal(cached[0], x):
+            return cached[1]
+        stats = self._compute_stats(x)
+        self._cache = (np.array(x, copy=True), stats)
+        return stats
+
+    def _compute_stats(self, x):
+        ab = self.fetcher.fetch(np.column_stack([self.pair.cells(x, 0), self.pair.cells(x, 1)]))[self.where]
+        a, b = ab[:, 0], ab[:, 1]
         n = self.layout.mesh.n_cells
         cnt = np.maximum(self.count, 1.0)
         da = a - (np.bincount(self.rows, weights=a, minlength=n) / cnt)[self.rows]
@@ -71,8 +108,13 @@ class LocalPearson(Term):
         return float(self.layout.comm.allreduce(float(local.sum())))
 
     def _to_cells(self, per_member: np.ndarray) -> np.ndarray:
-        sums = np.bincount(self.where, weights=per_member, minlength=len(self.members))
-        return self.fetcher.add(sums)
+        """Sum per-member values (n_pairs[, k]) onto the owned cells, through their owners."""
+        if per_member.ndim == 1:
+            return self.fetcher.add(np.bincount(self.where, weights=per_member, minlength=len(self.members)))
+        sums = np.column_stack([np.bincount(self.where, weights=per_member[:, k], minlength=len(self.members))
+                                for k in range(per_member.shape[1])])
+        out = self.fetcher.add(sums)
+        return [out[:, k] for k in range(per_member.shape[1])]
 
     def gradient(self, x):
         da, db, saa, sbb, sab, ok = self._stats(x)
@@ -82,19 +124,13 @@ class LocalPearson(Term):
         # d rho / d a_i = (b_i - mean b) / sqrt(saa sbb) - rho (a_i - mean a) / saa (centring terms sum to 0)
         ga = f[r] * (db / np.sqrt(saa * sbb)[r] - rho[r] * da / saa[r])
         gb = f[r] * (da / np.sqrt(saa * sbb)[r] - rho[r] * db / sbb[r])
-        return self.pair.place([self._to_cells(ga), self._to_cells(gb)])
+        return self.pair.place(self._to_cells(np.column_stack([ga, gb])))
 
     def hessvec(self, x, v):
-        da, db, saa, sbb, sab, ok = self._stats(x)
+        _, _, saa, sbb, sab, ok = self._stats(x)
         kappa = sab / sbb
-        n = self.layout.mesh.n_cells
-        r = self.rows
-        cnt = np.maximum(self.count, 1.0)
-        va = self.fetcher.fetch(self.pair.cells(v, 0))[self.where]
-        vb = self.fetcher.fetch(self.pair.cells(v, 1))[self.where]
-        pa = va - (np.bincount(r, weights=va, minlength=n) / cnt)[r]
-        pb = vb - (np.bincount(r, weights=vb, minlength=n) / cnt)[r]
-        res = pa - kappa[r] * pb  # J_r v on each subdomain
-        y = np.where(ok, 2.0 * self.v / saa, 0.0)[r] * res
-        py = y - (np.bincount(r, weights=y, minlength=n) / cnt)[r]  # J_r^T: centring again
-        return self.pair.place([self._to_cells(py), self._to_cells(-kappa[r] * py)])
+        vab = self.fetcher.fetch(np.column_stack([self.pair.cells(v, 0), self.pair.cells(v, 1)]))[self.where]
+        out = np.empty((len(self.rows), 2))
+        _gauss_newton(self.start, np.ascontiguousarray(vab[:, 0]), np.ascontiguousarray(vab[:, 1]), kappa,
+                      np.where(ok, 2.0 * self.v / saa, 0.0), out)
+        return self.pair.place(self._to_cells(out))

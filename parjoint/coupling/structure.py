@@ -27,7 +27,26 @@ import numpy as np
 
 from ..inversion.layout import ModelLayout
 from ..inversion.terms import Term
-from .gradient import CellGradient
+from .gradient import CellGradient, _jit
+
+
+@_jit
+def _cross_gauss_newton(ga, gb, da, db, w, out):
+    """Per cell: j = w (da x gb + ga x db), out[:, :, 0] = gb x j, out[:, :, 1] = j x ga."""
+    for c in range(ga.shape[0]):
+        a0, a1, a2 = ga[c, 0], ga[c, 1], ga[c, 2]
+        b0, b1, b2 = gb[c, 0], gb[c, 1], gb[c, 2]
+        u0, u1, u2 = da[c, 0], da[c, 1], da[c, 2]
+        v0, v1, v2 = db[c, 0], db[c, 1], db[c, 2]
+        j0 = w[c] * (u1 * b2 - u2 * b1 + a1 * v2 - a2 * v1)
+        j1 = w[c] * (u2 * b0 - u0 * b2 + a2 * v0 - a0 * v2)
+        j2 = w[c] * (u0 * b1 - u1 * b0 + a0 * v1 - a1 * v0)
+        out[c, 0, 0] = b1 * j2 - b2 * j1
+        out[c, 1, 0] = b2 * j0 - b0 * j2
+        out[c, 2, 0] = b0 * j1 - b1 * j0
+        out[c, 0, 1] = j1 * a2 - j2 * a1
+        out[c, 1, 1] = j2 * a0 - j0 * a2
+        out[c, 2, 1] = j0 * a1 - j1 * a0
 
 
 def _volume_weights(layout: ModelLayout, mask: np.ndarray) -> np.ndarray:
@@ -65,10 +84,19 @@ class _Pair:
 class CrossGradient(Term):
     """``scale`` (s_a, s_b): the properties enter as a / s_a and b / s_b, so that the weight of
     the term does not depend on their units (e.g. 1 for log conductivity, 100 for a density
-    contrast in kg/m^3)."""
+    contrast in kg/m^3).
 
-    def __init__(self, layout: ModelLayout, block_a: str, block_b: str, scale=(1.0, 1.0)):
-        self.name = f"cross_gradient({block_a},{block_b})"
+    ``normalized``: phi = sum_c v_c |t_c|^2 / ((|g_a|^2 + e_a^2)(|g_b|^2 + e_b^2)), the squared
+    sine of the angle between the gradients where both exceed their ``epsilon`` (scaled
+    units per metre).  The plain cross-gradient is a product of the gradients' sizes and
+    can be lowered by flattening one model where the other has structure; the normalized
+    one only asks for parallel gradients.  Its Gauss-Newton Hessian keeps the normalization
+    fixed: 2 J_t^T (v / (A B)) J_t.
+    """
+
+    def __init__(self, layout: ModelLayout, block_a: str, block_b: str, scale=(1.0, 1.0), normalized: bool = False,
+                 epsilon=(1e-3, 1e-3)):
+        self.name = f"{'normalized_' if normalized else ''}cross_gradient({block_a},{block_b})"
         self.blocks = [block_a, block_b]
         self.pair = _Pair(layout, [block_a, block_b])
         self.layout = layout
@@ -76,10 +104,29 @@ class CrossGradient(Term):
         self.weight = np.zeros(layout.mesh.n_cells)
         self.weight[self.pair.common] = self.pair.v
         self.scale = np.asarray(scale, float)
+        self.normalized = normalized
+        self.epsilon2 = np.asarray(epsilon, float) ** 2
 
     def _gradients(self, x):
-        return (self.grad.apply(self.pair.cells(x, 0) / self.scale[0]),
-                self.grad.apply(self.pair.cells(x, 1) / self.scale[1]))
+        """(g_a, g_b) of the scaled properties, both from one ghost exchange; the last
+        model's are kept, since every CG step of a Gauss-Newton iteration asks again."""
+        cached = getattr(self, "_cache", None)
+        if cached is not None and cached[0].shape == x.shape and np.array_equal(cached[0], x):
+            return cached[1]
+        g = self._pair_gradients(x)
+        self._cache = (np.array(x, copy=True), g)
+        return g
+
+    def _pair_gradients(self, x):
+        g = self.grad.apply(np.column_stack([self.pair.cells(x, 0) / self.scale[0],
+                                             self.pair.cells(x, 1) / self.scale[1]]))
+        return np.ascontiguousarray(g[:, :, 0]), np.ascontiguousarray(g[:, :, 1])
+
+    def _norms(self, ga, gb):
+        """A = |g_a|^2 + e_a^2 and B likewise (1 and 1 without normalization)."""
+        if not self.normalized:
+            return 1.0, 1.0
+        return (np.einsum("ij,ij->i", ga, ga) + self.epsilon2[0]), (np.einsum("ij,ij->i", gb, gb) + self.epsilon2[1])
 
     def cross(self, x) -> np.ndarray:
         """t = grad a x grad b per owned cell (zero outside the common cells)."""
@@ -87,24 +134,37 @@ class CrossGradient(Term):
         return np.cross(ga, gb) * self.pair.common[:, None]
 
     def value(self, x):
-        t = self.cross(x)
-        return float(self.layout.comm.allreduce(float(np.sum(self.weight * np.einsum("ij,ij->i", t, t)))))
+        ga, gb = self._gradients(x)
+        t = np.cross(ga, gb) * self.pair.common[:, None]
+        A, B = self._norms(ga, gb)
+        return float(self.layout.comm.allreduce(float(np.sum(self.weight * np.einsum("ij,ij->i", t, t) / (A * B)))))
 
     def gradient(self, x):
         ga, gb = self._gradients(x)
-        w = 2.0 * self.weight[:, None]
+        A, B = self._norms(ga, gb)
+        w = (2.0 * self.weight / (A * B))[:, None]
         dot = np.einsum("ij,ij->i", ga, gb)[:, None]
         ya = w * (np.einsum("ij,ij->i", gb, gb)[:, None] * ga - dot * gb)
         yb = w * (np.einsum("ij,ij->i", ga, ga)[:, None] * gb - dot * ga)
-        return self.pair.place([self.grad.transpose(ya) / self.scale[0], self.grad.transpose(yb) / self.scale[1]])
+        if self.normalized:  # the normalization's own derivative: -2 v f a / A, -2 v f b / B
+            t = np.cross(ga, gb)
+            f = np.einsum("ij,ij->i", t, t) / (A * B)
+            ya -= (2.0 * self.weight * f / A)[:, None] * ga
+            yb -= (2.0 * self.weight * f / B)[:, None] * gb
+        back = self.grad.transpose(np.stack([ya, yb], axis=2))
+        return self.pair.place([back[:, 0] / self.scale[0], back[:, 1] / self.scale[1]])
 
     def hessvec(self, x, v):
         ga, gb = self._gradients(x)
-        da, db = self._gradients(v)
-        jt = (np.cross(da, gb) + np.cross(ga, db)) * (2.0 * self.weight)[:, None]
+        dv = self.grad.apply(np.column_stack([self.pair.cells(v, 0) / self.scale[0],
+                                              self.pair.cells(v, 1) / self.scale[1]]))
+        A, B = self._norms(ga, gb)
         # J_t^T y: for t = g_a x g_b, d t / d g_a^T y = g_b x y, d t / d g_b^T y = y x g_a
-        return self.pair.place([self.grad.transpose(np.cross(gb, jt)) / self.scale[0],
-                                self.grad.transpose(np.cross(jt, ga)) / self.scale[1]])
+        y = np.empty((len(ga), 3, 2))
+        w = np.broadcast_to(2.0 * self.weight / (A * B), self.weight.shape).astype(np.float64)
+        _cross_gauss_newton(ga, gb, np.ascontiguousarray(dv[:, :, 0]), np.ascontiguousarray(dv[:, :, 1]), w, y)
+        back = self.grad.transpose(y)
+        return self.pair.place([back[:, 0] / self.scale[0], back[:, 1] / self.scale[1]])
 
 
 class Gramian(Term):
@@ -126,20 +186,34 @@ class Gramian(Term):
 
     def _fields(self, x, shift=True):
         """Transformed properties per owned cell: (n, n_cells), or gradients (n, n_cells, 3)."""
-        fields = []
-        for k in range(self.n):
-            f = self.group.cells(x, k)
-            f = ((f - self.shift[k]) if shift else f) / self.scale[k] * self.group.common
-            fields.append(self.grad.apply(f) if self.structural else f)
-        return fields
+        fields = [((self.group.cells(x, k) - self.shift[k]) if shift else self.group.cells(x, k))
+                  / self.scale[k] * self.group.common for k in range(self.n)]
+        if not self.structural:
+            return fields
+        g = self.grad.apply(np.column_stack(fields))  # one ghost exchange for all properties
+        return [np.ascontiguousarray(g[:, :, k]) for k in range(self.n)]
 
-    def _inner(self, a, b):
-        prod = np.einsum("ij,ij->i", a, b) if self.structural else a * b
-        return float(self.layout.comm.allreduce(float(np.sum(self.w * prod))))
+    def _state(self, x):
+        """(fields, Gram matrix) of the last model asked for: every CG step asks again."""
+        cached = getattr(self, "_cache", None)
+        if cached is not None and cached[0].shape == x.shape and np.array_equal(cached[0], x):
+            return cached[1]
+        f = self._fields(x)
+        state = (f, self._gram(f))
+        self._cache = (np.array(x, copy=True), state)
+        return state
+
+    def _inners(self, f: list, g: list) -> np.ndarray:
+        """[(f_i, g_j)] with one allreduce."""
+        local = np.array([[np.sum(self.w * (np.einsum("ij,ij->i", a, b) if self.structural else a * b))
+                           for b in g] for a in f])
+        return self.layout.comm.allreduce(local)
+
+    def _gram(self, f) -> np.ndarray:
+        return self._inners(f, f)
 
     def gram(self, x) -> np.ndarray:
-        f = self._fields(x)
-        return np.array([[self._inner(f[i], f[j]) for j in range(self.n)] for i in range(self.n)])
+        return self._state(x)[1]
 
     def value(self, x):
         return float(np.linalg.det(self.gram(x)))
@@ -153,8 +227,8 @@ class Gramian(Term):
         return self.group.place(parts)
 
     def gradient(self, x):
-        f = self._fields(x)
-        adj = _adjugate(self.gram(x))
+        f, G = self._state(x)
+        adj = _adjugate(G)
         out = []
         for k in range(self.n):
             s = sum(adj[k, j] * f[j] for j in range(self.n))
@@ -162,17 +236,17 @@ class Gramian(Term):
         return self._back(out)
 
     def hessvec(self, x, v):
-        f = self._fields(x)
+        f, G = self._state(x)
         dv = self._fields(v, shift=False)
-        G = self.gram(x)
         w = self.w[:, None] if self.structural else self.w
+        inner = self._inners(f, dv)  # inner[j, k] = (f_j, dv_k)
         out = []
         for k in range(self.n):
             rest = [j for j in range(self.n) if j != k]
             G_rest = G[np.ix_(rest, rest)]
             term = 2.0 * np.linalg.det(G_rest) * w * dv[k]
             adj = _adjugate(G_rest)
-            proj = [self._inner(f[j], dv[k]) for j in rest]
+            proj = [inner[j, k] for j in rest]
             coeff = adj @ np.array(proj)
             term = term - 2.0 * w * sum(c * f[j] for c, j in zip(coeff, rest))
             out.append(term)

@@ -72,6 +72,7 @@ class Inversion:
         self.checkpoint, self.fingerprint = checkpoint, fingerprint
         self.log = log if self.layout.comm.rank == 0 else (lambda *a, **k: None)
         self.history: list[dict] = []
+        self._coupling_mark = 0.0  # objective.coupling_seconds at the last recorded iteration
         self._ksp = None
 
     # ------------------------------------------------------------------ driver
@@ -348,7 +349,7 @@ class Inversion:
     def _header(self) -> None:
         names = " ".join(f"{'phi_' + t.name:>12s} {'chi2/N':>7s}" for t in self.objective.data)
         coupling = f" {'phi_c':>11s}" if self.objective.coupling else ""
-        betas = " ".join(f"{'beta_' + b[:5]:>10s}" for b in self.objective.beta)
+        betas = " ".join(f"{'beta_' + b[:8]:>13s}" for b in self.objective.beta)
         self.log(f"{'it':>3s} {names} {'phi_m':>11s}{coupling} {betas} {'step':>6s} {'CG':>4s} {'time s':>7s}")
 
     def _record(self, it, x, step, its, seconds) -> dict:
@@ -357,11 +358,13 @@ class Inversion:
         chi2 = [t.chi2(x) / t.n_data for t in obj.data]
         row = {"iteration": it, "phi_d": phi.tolist(), "chi2_ratio": chi2, "phi_m": obj.regularization_value(x),
                "phi_c": obj.coupling_value(x), "beta": dict(obj.beta), "step": step, "cg_iterations": its,
-               "seconds": seconds, "data_weights": obj.data_weights.tolist()}
+               "seconds": seconds, "data_weights": obj.data_weights.tolist(),
+               "coupling_seconds": obj.coupling_seconds - self._coupling_mark}
+        self._coupling_mark = obj.coupling_seconds
         self.history.append(row)
         cols = " ".join(f"{p:12.5g} {c:7.3f}" for p, c in zip(phi, chi2))
         coupling = f" {row['phi_c']:11.5g}" if obj.coupling else ""
-        betas = " ".join(f"{b:10.4g}" for b in obj.beta.values())
+        betas = " ".join(f"{b:13.4g}" for b in obj.beta.values())
         self.log(f"{it:3d} {cols} {row['phi_m']:11.5g}{coupling} {betas} {step:6.3f} {its:4d} {seconds:7.2f}")
         return row
 

@@ -44,12 +44,16 @@ def _stage(layout, data, regularization, coupling, block: str, settings: Setting
     return objective, replace(settings, free=free, beta=beta)
 
 
-def _summary(layout, data, regularization, x, stage: str, step: int, beta, seconds: float) -> dict:
+def _summary(layout, data, regularization, x, stage: str, step: int, beta, seconds: float, inversion=None,
+             objective=None) -> dict:
     """A history row with every data set's misfit (staged strategies record one per stage)."""
     phi = [t.value(x) for t in data]
+    rows = inversion.history[1:] if inversion else []
     return {"iteration": step, "stage": stage, "phi_d": phi, "chi2_ratio": [t.chi2(x) / t.n_data for t in data],
-            "phi_m": float(sum(w * t.value(x) for w, t in regularization)), "phi_c": 0.0, "beta": beta,
-            "step": 1.0, "cg_iterations": 0, "seconds": seconds}
+            "phi_m": float(sum(w * t.value(x) for w, t in regularization)),
+            "phi_c": objective.coupling_value(x) if objective else 0.0, "beta": beta, "step": 1.0,
+            "gn_iterations": len(rows), "cg_iterations": sum(r["cg_iterations"] for r in rows), "seconds": seconds,
+            "coupling_seconds": objective.coupling_seconds if objective else 0.0}
 
 
 def block_order(data) -> list[str]:
@@ -71,10 +75,11 @@ def run_cooperative(layout, data, regularization, coupling, settings: Settings, 
             t0 = time.perf_counter()
             objective, stage = _stage(layout, data, regularization, coupling, block,
                                       replace(settings, max_iterations=iterations), betas.get(block, settings.beta))
-            x = Inversion(objective, stage, log=log).run(x)
+            inversion = Inversion(objective, stage, log=log)
+            x = inversion.run(x)
             betas[block] = objective.beta[block]
             history.append(_summary(layout, data, regularization, x, f"{cycle}:{block}", len(history),
-                                    dict(objective.beta), time.perf_counter() - t0))
+                                    dict(objective.beta), time.perf_counter() - t0, inversion, objective))
     return x, history
 
 
@@ -104,8 +109,9 @@ def run_sequential(layout, data, regularization, coupling, settings: Settings, x
         log(f"sequential: block {block}")
         t0 = time.perf_counter()
         objective, stage = _stage(layout, data, regularization, coupling, block, settings, settings.beta, known=done)
-        x = Inversion(objective, stage, log=log).run(x)
+        inversion = Inversion(objective, stage, log=log)
+        x = inversion.run(x)
         history.append(_summary(layout, data, regularization, x, block, len(history), dict(objective.beta),
-                                time.perf_counter() - t0))
+                                time.perf_counter() - t0, inversion, objective))
         done.append(block)
     return x, history
