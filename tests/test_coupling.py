@@ -53,6 +53,7 @@ def _terms(layout):
             Gramian(layout, ["a", "b"]),
             Gramian(layout, ["a", "b"], structural=True),
             LocalPearson(layout, "a", "b", rings=2),
+            LocalPearson(layout, "a", "b", rings=1, epsilon=(1e-3, 2e-3)),
             FuzzyCMeans(layout, ["a", "b"], centres, scale=[0.5, 0.8]),
             petro.PetroPenalty(layout, "a", "b", petro.polynomial([0.1, 0.7, -0.2])),
             petro.PetroPenalty(layout, "a", "b", petro.polynomial([0.0, 1.0]), band=0.15)]

@@ -10,7 +10,7 @@
     # cross_gradient:                    scale = [...] (one per block: divides the property),
     #                                    normalized = false, epsilon = [1e-3, 1e-3] (per metre)
     # gramian, structural_gramian, fcm:  shift = [...], scale = [...] (one per block)
-    # local_pearson:                     rings = 2
+    # local_pearson:                     rings = 2, epsilon = [0.0, 0.0] (variance floors)
     # fcm:  centres = [[...], ...] (physical units, one row per cluster), q = 2.0,
     #       mode = "fixed" | "guided" | "adaptive", bounds = [...], cutoff = 0.5
     # petrophysics (blocks[0] -> blocks[1]):  relation = { kind = "archie", ... }, band = 0.0
@@ -91,7 +91,10 @@ def coupling_from_table(table: Table, layout):
                        shift=table.vector("shift", n, None), scale=_scale(table, n))
     elif kind == "local_pearson":
         rings = table.integer("rings", 2, min=1)
-        term = LocalPearson(layout, *blocks, rings=rings)
+        epsilon = table.vector("epsilon", 2, [0.0, 0.0])
+        if min(epsilon) < 0:
+            raise table.error("epsilon", "variance floors must not be negative (property units squared)")
+        term = LocalPearson(layout, *blocks, rings=rings, epsilon=epsilon)
     elif kind == "fcm":
         centres = table.raw("centres")
         if (not isinstance(centres, list) or not centres or any(not isinstance(c, list) or len(c) != n

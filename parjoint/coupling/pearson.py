@@ -8,7 +8,10 @@ correlation is rho_c = S_ab / sqrt(S_aa S_bb) and
     phi = sum_c v_c (1 - rho_c^2) = sum_c v_c S_res,c / S_aa,c,   S_res = S_aa - S_ab^2 / S_bb,
 
 zero where the two properties are linearly related (either slope) in every
-subdomain.  Subdomains crossing rank boundaries: the subdomain is defined on the
+subdomain.  ``epsilon`` (e_a, e_b; property units squared) is added to S_aa and S_bb:
+where a property is nearly constant its correlation is undefined and the exact
+curvature, of order 1/S_aa, would freeze the models; with the floors such subdomains
+count as uncorrelated and stay soft.  Subdomains crossing rank boundaries: the subdomain is defined on the
 global mesh (face-neighbour rings, :func:`parjoint.mesh.fetch.neighbour_rings`) and
 its values are fetched from the owning ranks, so it is the same on any partition;
 each subdomain's term is computed by the owner of its centre cell.  Subdomains with
@@ -54,7 +57,7 @@ def _gauss_newton(start, va, vb, kappa, coef, out):
 
 
 class LocalPearson(Term):
-    def __init__(self, layout: ModelLayout, block_a: str, block_b: str, rings: int = 2):
+    def __init__(self, layout: ModelLayout, block_a: str, block_b: str, rings: int = 2, epsilon=(0.0, 0.0)):
         if rings < 1:
             raise ValueError("rings must be at least 1")
         self.name = f"local_pearson({block_a},{block_b})"
@@ -73,6 +76,7 @@ class LocalPearson(Term):
         self.start = np.concatenate([[0], np.cumsum(self.count.astype(np.int64))])  # rows are sorted
         self.v = np.zeros(mesh.n_cells)
         self.v[self.pair.common] = self.pair.v
+        self.epsilon = np.asarray(epsilon, float)
 
     def _stats(self, x):
         """Per-member centred values and per-subdomain sums of the last model asked for
@@ -91,8 +95,8 @@ class LocalPearson(Term):
         cnt = np.maximum(self.count, 1.0)
         da = a - (np.bincount(self.rows, weights=a, minlength=n) / cnt)[self.rows]
         db = b - (np.bincount(self.rows, weights=b, minlength=n) / cnt)[self.rows]
-        saa = np.bincount(self.rows, weights=da * da, minlength=n)
-        sbb = np.bincount(self.rows, weights=db * db, minlength=n)
+        saa = np.bincount(self.rows, weights=da * da, minlength=n) + self.epsilon[0]
+        sbb = np.bincount(self.rows, weights=db * db, minlength=n) + self.epsilon[1]
         sab = np.bincount(self.rows, weights=da * db, minlength=n)
         ok = (self.count >= 3) & (saa > 1e-300) & (sbb > 1e-300)
         return da, db, np.where(ok, saa, 1.0), np.where(ok, sbb, 1.0), np.where(ok, sab, 0.0), ok
