@@ -32,9 +32,16 @@ from .structure import _Pair
 
 
 @_jit
-def _gauss_newton(start, va, vb, kappa, coef, out):
-    """Per subdomain c (members start[c]:start[c+1]): r = P va - kappa_c P vb, y = coef_c r,
-    out[:, 0] = P y and out[:, 1] = -kappa_c P y (P: subtract the subdomain mean)."""
+def _scatter_add(index, values, out):
+    for i in range(len(index)):
+        for k in range(values.shape[1]):
+            out[index[i], k] += values[i, k]
+
+
+@_jit
+def _gauss_newton(start, where, vab, kappa, coef, out):
+    """Per subdomain c (members start[c]:start[c+1], values vab[where[i]]): r = P va - kappa_c P vb,
+    y = coef_c r, out[:, 0] = P y and out[:, 1] = -kappa_c P y (P: subtract the subdomain mean)."""
     for c in range(len(start) - 1):
         s, e = start[c], start[c + 1]
         if e == s:
@@ -42,13 +49,13 @@ def _gauss_newton(start, va, vb, kappa, coef, out):
         ma = 0.0
         mb = 0.0
         for i in range(s, e):
-            ma += va[i]
-            mb += vb[i]
+            ma += vab[where[i], 0]
+            mb += vab[where[i], 1]
         ma /= e - s
         mb /= e - s
         my = 0.0
         for i in range(s, e):
-            out[i, 0] = coef[c] * ((va[i] - ma) - kappa[c] * (vb[i] - mb))
+            out[i, 0] = coef[c] * ((vab[where[i], 0] - ma) - kappa[c] * (vab[where[i], 1] - mb))
             my += out[i, 0]
         my /= e - s
         for i in range(s, e):
@@ -113,12 +120,11 @@ class LocalPearson(Term):
 
     def _to_cells(self, per_member: np.ndarray) -> np.ndarray:
         """Sum per-member values (n_pairs[, k]) onto the owned cells, through their owners."""
-        if per_member.ndim == 1:
-            return self.fetcher.add(np.bincount(self.where, weights=per_member, minlength=len(self.members)))
-        sums = np.column_stack([np.bincount(self.where, weights=per_member[:, k], minlength=len(self.members))
-                                for k in range(per_member.shape[1])])
+        values = np.ascontiguousarray(per_member, dtype=np.float64)
+        sums = np.zeros((len(self.members), 1 if values.ndim == 1 else values.shape[1]))
+        _scatter_add(self.where, values.reshape(len(values), -1), sums)
         out = self.fetcher.add(sums)
-        return [out[:, k] for k in range(per_member.shape[1])]
+        return out[:, 0] if values.ndim == 1 else [out[:, k] for k in range(values.shape[1])]
 
     def gradient(self, x):
         da, db, saa, sbb, sab, ok = self._stats(x)
@@ -133,8 +139,7 @@ class LocalPearson(Term):
     def hessvec(self, x, v):
         _, _, saa, sbb, sab, ok = self._stats(x)
         kappa = sab / sbb
-        vab = self.fetcher.fetch(np.column_stack([self.pair.cells(v, 0), self.pair.cells(v, 1)]))[self.where]
+        vab = self.fetcher.fetch(np.column_stack([self.pair.cells(v, 0), self.pair.cells(v, 1)]))
         out = np.empty((len(self.rows), 2))
-        _gauss_newton(self.start, np.ascontiguousarray(vab[:, 0]), np.ascontiguousarray(vab[:, 1]), kappa,
-                      np.where(ok, 2.0 * self.v / saa, 0.0), out)
+        _gauss_newton(self.start, self.where, vab, kappa, np.where(ok, 2.0 * self.v / saa, 0.0), out)
         return self.pair.place(self._to_cells(out))

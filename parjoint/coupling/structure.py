@@ -220,11 +220,10 @@ class Gramian(Term):
 
     def _back(self, fields_out: list[np.ndarray]) -> np.ndarray:
         """Chain rule from d/d(transformed field) to the flat vector."""
-        parts = []
-        for k, f in enumerate(fields_out):
-            g = self.grad.transpose(f) if self.structural else f
-            parts.append(g * self.group.common / self.scale[k])
-        return self.group.place(parts)
+        if self.structural:  # all properties through one ghost exchange
+            back = self.grad.transpose(np.stack(fields_out, axis=2))
+            fields_out = [back[:, k] for k in range(self.n)]
+        return self.group.place([f * self.group.common / self.scale[k] for k, f in enumerate(fields_out)])
 
     def gradient(self, x):
         f, G = self._state(x)
