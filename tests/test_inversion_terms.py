@@ -138,3 +138,20 @@ def test_smoothness_does_not_depend_on_rank_count(setup, comm):
         reference = Smoothness(lay, "log_conductivity", anisotropy=(1.0, 0.5, 2.0)).value(_x(one, act))
     reference = comm.bcast(reference)
     assert value == pytest.approx(reference, rel=1e-12)
+
+
+def test_map_of_the_wrong_size_is_refused(setup):
+    """A model map whose output is not one value per cell (here an injection built for
+    another mesh) is caught before any simulation runs, naming the config and data set."""
+    from types import SimpleNamespace
+
+    from parjoint.errors import InputError
+    from parjoint.inversion.datasets import check_map_size
+
+    mesh, layout, active = setup
+    term = SimpleNamespace(map=Injection(np.ones(mesh.n_cells + 7, bool), 0.0), block=layout["log_conductivity"])
+    dataset = SimpleNamespace(name="dc", physics="dc", term=term)
+    with pytest.raises(InputError, match=r"cfg\.toml: data set 'dc': the model map gives \d+ values"):
+        check_map_size(dataset, layout, "cfg.toml")
+    dataset.term = SimpleNamespace(map=Injection(active, 0.0), block=layout["log_conductivity"])
+    check_map_size(dataset, layout, "cfg.toml")  # the right size passes

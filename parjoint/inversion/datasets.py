@@ -239,8 +239,13 @@ def build_dataset(table: Table, mesh, layout, comm) -> Dataset:
     name = table.string("name")
     physics = table.string("physics", choices=tuple(BUILDERS))
     dataset = BUILDERS[physics](table, name, mesh, layout, comm)
-    expected = dataset.term.map.output_size(layout[dataset.term.block.name].size)
-    if expected != mesh.n_cells:
-        raise InputError(f"{table.source}: data set {name!r}: the model map gives {expected} values, the "
-                         f"{physics} simulation needs one per cell ({mesh.n_cells})", collective=True)
+    check_map_size(dataset, layout, table.source)
     return dataset
+
+
+def check_map_size(dataset: Dataset, layout, source: str) -> None:
+    """The model map must give the simulation one value per cell."""
+    expected = dataset.term.map.output_size(layout[dataset.term.block.name].size)
+    if expected != layout.mesh.n_cells:
+        raise InputError(f"{source}: data set {dataset.name!r}: the model map gives {expected} values, the "
+                         f"{dataset.physics} simulation needs one per cell ({layout.mesh.n_cells})", collective=True)
