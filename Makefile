@@ -28,8 +28,8 @@ demo: $(STAMP)
 	$(TIMEOUT) 1200 $(MPIRUN) -n 2 $(PY) -m parjoint demo build/demo
 
 test: $(STAMP)
-	$(TIMEOUT) 1200 $(PY) -m pytest -q tests
-	$(TIMEOUT) 600 $(MPIRUN) -n 2 $(PY) -m pytest -q --color=no -m mpi tests
+	$(TIMEOUT) 1800 $(PY) -m pytest -q tests
+	$(TIMEOUT) 900 $(MPIRUN) -n 2 $(PY) -m pytest -q --color=no -m mpi tests
 	$(TIMEOUT) 900 $(MPIRUN) -n 4 $(PY) -m pytest -q --color=no -m mpi tests
 
 bench: $(STAMP)
