@@ -137,7 +137,7 @@ def ams_worker(args) -> dict:
         fixed = space.outer_boundary()
         pattern = EdgePattern(space)
         C, M = np.zeros(pattern.nnz), np.zeros(pattern.nnz)
-        curl_mass_scatter(*space.kernel, space.to_kernel(sigma), fixed, pattern.slots, C, M)
+        curl_mass_scatter(*space.kernel, space.to_kernel(sigma), fixed, pattern.rowptr, pattern.slots, C, M)
         mat_set_values_coo(pattern.mat, M)
         W = pattern.mat.duplicate(copy=True)
         W.scale(wmu)

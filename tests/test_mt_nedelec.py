@@ -40,7 +40,8 @@ def _assembled(mesh, sigma):
     space = EdgeSpace(mesh)
     pattern = EdgePattern(space)
     C, M = np.zeros(pattern.nnz), np.zeros(pattern.nnz)
-    curl_mass_scatter(*space.kernel, space.to_kernel(sigma), np.zeros(space.n_local, bool), pattern.slots, C, M)
+    curl_mass_scatter(*space.kernel, space.to_kernel(sigma), np.zeros(space.n_local, bool), pattern.rowptr,
+                      pattern.slots, C, M)
     mat_set_values_coo(pattern.mat, C)
     C_mat = pattern.mat.duplicate(copy=True)
     mat_set_values_coo(pattern.mat, M)
@@ -76,10 +77,12 @@ def test_element_matrices_exact_for_linear_fields(mesh_path):
     assert e.dot(y) == pytest.approx(energy, rel=1e-11)
     C_mat.mult(e, y)
     assert e.dot(y) == pytest.approx(4 * (b @ b) * mesh.volume.sum(), rel=1e-11)
-    # the edge pattern (sorted rows, 32-bit slots) assembles what the generic pattern does
+    # the edge pattern (sorted rows, one-byte slots within rows) assembles what the generic pattern does
+    assert pattern.slots.dtype == np.uint8
     generic = Pattern(space, space.kernel.dofs)
     C2, M2 = np.zeros(len(generic.cols)), np.zeros(len(generic.cols))
-    curl_mass_scatter(*space.kernel, space.to_kernel(sigma), np.zeros(space.n_local, bool), generic.cell_slots,
+    within = generic.cell_slots - generic.rowptr[space.kernel.dofs][:, :, None]
+    curl_mass_scatter(*space.kernel, space.to_kernel(sigma), np.zeros(space.n_local, bool), generic.rowptr, within,
                       C2, M2)
     generic.values[:] = M2
     diff = generic.commit().copy()

@@ -25,7 +25,7 @@ def _pattern(n_rows, dofs):
     """CSR pattern of all pairs of dofs sharing a row of ``dofs``, and the slot of every
     element entry.  Rows are built one at a time from the dof's cells, with a marker
     array for de-duplication, so memory is touched almost sequentially; columns within
-    a row are in order of first appearance (PETSc sorts them itself)."""
+    a row are sorted (PETSc's COO preallocation is faster on sorted input)."""
     nc, m = dofs.shape
     first = np.zeros(n_rows + 1, np.int64)  # incidence: the (cell, local index) pairs of each dof
     for k in range(nc):
@@ -49,16 +49,22 @@ def _pattern(n_rows, dofs):
     slots = np.empty((nc, m, m), np.int64)
     nnz = 0
     for r in range(n_rows):
+        start = nnz
         for a in range(first[r], first[r + 1]):
-            k, i = inc_cell[a], inc_local[a]
+            k = inc_cell[a]
             for j in range(m):
                 c = dofs[k, j]
                 if mark[c] != r:
                     mark[c] = r
-                    pos[c] = nnz
                     cols[nnz] = c
                     nnz += 1
-                slots[k, i, j] = pos[c]
+        cols[start:nnz].sort()
+        for a in range(start, nnz):
+            pos[cols[a]] = a
+        for a in range(first[r], first[r + 1]):
+            k, i = inc_cell[a], inc_local[a]
+            for j in range(m):
+                slots[k, i, j] = pos[dofs[k, j]]
         rowptr[r + 1] = nnz
     return rowptr, cols[:nnz].copy(), slots
 

@@ -100,10 +100,18 @@ def face_mass_table(order: int) -> np.ndarray:
     return np.array([[_integrate(_mul(p, q), 3) for q in basis] for p in basis])
 
 
-def sparse_table(table: np.ndarray) -> np.ndarray:
-    """Nonzeros of a stiffness table as rows (i, j, a, b, value) for the kernels."""
-    idx = np.argwhere(np.abs(table) > 1e-14)
-    return np.column_stack([idx.astype(np.float64), table[tuple(idx.T)]])
+PAIRS = np.array([(a, b) for a in range(4) for b in range(a, 4)])  # the 10 (a <= b) of g_a . g_b
+
+
+def pair_table(table: np.ndarray) -> np.ndarray:
+    """A stiffness table folded onto the 10 distinct products g_a . g_b (a <= b), rows
+    flattened: P[p, i m + j] with K_ij = V sum_p (g_a . g_b)_p P[p, i m + j]; dense, so
+    the kernels run one contiguous multiply-add per pair."""
+    m = table.shape[0]
+    out = np.empty((len(PAIRS), m * m))
+    for p, (a, b) in enumerate(PAIRS):
+        out[p] = (table[:, :, a, b] + (table[:, :, b, a] if a != b else 0.0)).ravel()
+    return out
 
 
 def basis_values(order: int, bary: np.ndarray) -> np.ndarray:

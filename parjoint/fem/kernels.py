@@ -4,8 +4,8 @@ The element stiffness matrix of cell c with coefficient k_c is
 
     K_c = k_c V_c sum_ab (g_a . g_b) T[i, j, a, b]
 
-(see :mod:`parjoint.fem.elements`); the tables are passed as their nonzeros, rows
-(i, j, a, b, value).  A face term is a constant table times a per-face scale.  Each
+(see :mod:`parjoint.fem.elements`); the tables are passed folded onto the ten
+distinct products g_a . g_b (``elements.pair_table``).  A face term is a constant table times a per-face scale.  Each
 kernel loops over cells in compiled code, so nothing loops in Python per cell.
 """
 
@@ -19,39 +19,38 @@ _jit = numba.njit(cache=True, nogil=True)
 
 @_jit
 def _element(grad, c, tab, K):
-    m = K.shape[0]
-    G = np.empty((4, 4))
+    """K (flat, m*m) = sum_p (g_a . g_b)_p tab[p] for cell c: the geometric element
+    matrix / V.  Flat rows keep the multiply-add contiguous so it vectorizes."""
+    mm = K.shape[0]
+    for q in range(mm):
+        K[q] = 0.0
+    p = 0
     for a in range(4):
         for b in range(a, 4):
             s = grad[c, a, 0] * grad[c, b, 0] + grad[c, a, 1] * grad[c, b, 1] + grad[c, a, 2] * grad[c, b, 2]
-            G[a, b] = s
-            G[b, a] = s
-    for i in range(m):
-        for j in range(m):
-            K[i, j] = 0.0
-    for r in range(tab.shape[0]):
-        K[int(tab[r, 0]), int(tab[r, 1])] += tab[r, 4] * G[int(tab[r, 2]), int(tab[r, 3])]
+            for q in range(mm):
+                K[q] += s * tab[p, q]
+            p += 1
 
 
 @_jit
 def stiffness_scatter(grad, volume, cells, coef, tab, slots, values):
-    """values[slots[k, i, j]] += coef[k] V K_ij of cell cells[k]."""
-    m = slots.shape[1]
-    K = np.empty((m, m))
+    """values[slots[k, q]] += coef[k] V K_q of cell cells[k] (q = i m + j, flat slots)."""
+    mm = slots.shape[1]
+    K = np.empty(mm)
     for k in range(cells.shape[0]):
         c = cells[k]
         _element(grad, c, tab, K)
         s = coef[k] * volume[c]
-        for i in range(m):
-            for j in range(m):
-                values[slots[k, i, j]] += s * K[i, j]
+        for q in range(mm):
+            values[slots[k, q]] += s * K[q]
 
 
 @_jit
 def stiffness_forms(grad, volume, cells, tab, dofs, u, lam, out):
     """out[k] = u_k^T K_k lam_k with the geometric matrix (coefficient 1) of each cell."""
     m = dofs.shape[1]
-    K = np.empty((m, m))
+    K = np.empty(m * m)
     for k in range(cells.shape[0]):
         c = cells[k]
         _element(grad, c, tab, K)
@@ -59,7 +58,7 @@ def stiffness_forms(grad, volume, cells, tab, dofs, u, lam, out):
         for i in range(m):
             ui = u[dofs[k, i]]
             for j in range(m):
-                s += ui * K[i, j] * lam[dofs[k, j]]
+                s += ui * K[i * m + j] * lam[dofs[k, j]]
         out[k] = s * volume[c]
 
 
@@ -95,7 +94,7 @@ def stiffness_forms_multi(grad, volume, cells, tab, dofs, UT, LT, out):
     """
     m = dofs.shape[1]
     S = UT.shape[1]
-    K = np.empty((m, m))
+    K = np.empty(m * m)
     Y = np.empty((m, S))
     for k in range(cells.shape[0]):
         c = cells[k]
@@ -103,7 +102,7 @@ def stiffness_forms_multi(grad, volume, cells, tab, dofs, UT, LT, out):
         Y[:] = 0.0
         for i in range(m):
             for j in range(m):
-                kij = K[i, j]
+                kij = K[i * m + j]
                 col = dofs[k, j]
                 for s in range(S):
                     Y[i, s] += kij * LT[col, s]
@@ -120,7 +119,7 @@ def stiffness_apply_multi(grad, volume, cells, tab, dofs, weight, UT, outT):
     """outT[:, s] += sum_k weight[k] K_k u_s for every column s of UT."""
     m = dofs.shape[1]
     S = UT.shape[1]
-    K = np.empty((m, m))
+    K = np.empty(m * m)
     for k in range(cells.shape[0]):
         c = cells[k]
         _element(grad, c, tab, K)
@@ -128,7 +127,7 @@ def stiffness_apply_multi(grad, volume, cells, tab, dofs, weight, UT, outT):
         for i in range(m):
             row = dofs[k, i]
             for j in range(m):
-                kij = w * K[i, j]
+                kij = w * K[i * m + j]
                 col = dofs[k, j]
                 for s in range(S):
                     outT[row, s] += kij * UT[col, s]

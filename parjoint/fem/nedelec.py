@@ -36,7 +36,7 @@ import numpy as np
 from mpi4py import MPI
 
 from ..mesh.mesh import TET_EDGES, Mesh
-from ..petsc import IntType, PETSc, mat_preallocate_coo_local
+from ..petsc import IntType, PETSc, mat_preallocate_coo_local, mat_set_values_coo
 
 _jit = numba.njit(cache=True, nogil=True)
 _EI = TET_EDGES[:, 0].copy()
@@ -84,11 +84,11 @@ class EdgeSpace:
         self.cell_order = _morton_order(mesh.centroid)  #: traversal order of the local cells
         # the six edges of each cell (TET_EDGES order) from the DMPlex cones, in traversal
         # order; Mesh.cell_edges gives the same but caches 60 bytes per edge on the mesh
-        edges = _cell_edges(np.take(mesh.cell_vertices, self.cell_order, axis=0),
-                            np.take(mesh.cell_faces, self.cell_order, axis=0), mesh.face_edges, mesh.edge_vertices)
-        gv = mesh.vertex_global
         ends = np.take(mesh.cell_vertices, self.cell_order, axis=0)
-        signs_k = np.where(gv[ends[:, _EI]] < gv[ends[:, _EJ]], 1, -1).astype(np.int8)
+        edges, signs_k = _cell_edges(ends, np.take(mesh.cell_faces, self.cell_order, axis=0), mesh.face_edges,
+                                     mesh.edge_vertices, mesh.vertex_global)
+        #: (n_cells, 4) local mesh vertices of each cell, traversal order (nodal kernels)
+        self.kernel_vertices = ends.astype(np.int32 if len(mesh.vertex_coords) < 2 ** 31 else np.int64)
         del ends
         local = _first_appearance(edges.ravel(), owned, self.n_owned)
         self.edge_dof = local  #: local dof of each mesh edge
@@ -288,13 +288,64 @@ def _bcast_from_owners(dm, start: int, values: np.ndarray) -> np.ndarray:
     return result
 
 
+class VertexStiffness:
+    """The P1 stiffness matrix K_ab = sum_c coef_c V_c g_a . g_b on AMS's vertex space
+    (the discrete gradient's column layout), assembled through a COO pattern, with the
+    rows and columns of given vertices replaced by the identity."""
+
+    def __init__(self, space: EdgeSpace):
+        mesh = space.mesh
+        self.space = space
+        n_local = len(mesh.vertex_coords)
+        rowptr, cols, self.slots = sorted_pattern(n_local, space.kernel_vertices)
+        self.rowptr = rowptr
+        rows = np.repeat(np.arange(n_local, dtype=IntType), np.diff(rowptr))
+        n_own = space.n_vertices_owned
+        self.mat = PETSc.Mat().create(comm=space.comm)
+        self.mat.setSizes(((n_own, mesh.n_vertices_global), (n_own, mesh.n_vertices_global)))
+        self.mat.setType(PETSc.Mat.Type.AIJ)
+        lgmap = PETSc.LGMap().create(space.vertex_global.astype(IntType), comm=space.comm)
+        self.mat.setLGMap(lgmap, lgmap)
+        mat_preallocate_coo_local(self.mat, rows, cols)
+        self.nnz = len(cols)
+
+    def assemble(self, coef: np.ndarray, identity_rows: np.ndarray) -> PETSc.Mat:
+        """Collective: K for the per-cell coefficient ``coef`` (traversal order);
+        ``identity_rows`` are owned global vertex numbers."""
+        kc = self.space.kernel
+        values = np.zeros(self.nnz)
+        stiffness_scatter(kc.grad, kc.volume, self.space.kernel_vertices, coef, self.rowptr, self.slots, values)
+        mat_set_values_coo(self.mat, values)
+        self.mat.zeroRowsColumns(identity_rows, 1.0)
+        return self.mat
+
+    def destroy(self) -> None:
+        self.mat.destroy()
+
+
 @_jit
-def _cell_edges(cell_vertices, cell_faces, face_edges, edge_vertices):
-    """Local edge of each of the six local vertex pairs ``TET_EDGES`` of every cell."""
+def stiffness_scatter(grad, volume, vertices, coef, rowptr, slots, values):
+    """Scatter the P1 stiffness matrices (coefficient ``coef`` per cell) into ``values``."""
+    for c in range(vertices.shape[0]):
+        w = coef[c] * volume[c]
+        for a in range(4):
+            base_a = rowptr[vertices[c, a]]
+            for b in range(a, 4):
+                s = w * (grad[c, a, 0] * grad[c, b, 0] + grad[c, a, 1] * grad[c, b, 1] + grad[c, a, 2] * grad[c, b, 2])
+                values[base_a + slots[c, a, b]] += s
+                if b != a:
+                    values[rowptr[vertices[c, b]] + slots[c, b, a]] += s
+
+
+@_jit
+def _cell_edges(cell_vertices, cell_faces, face_edges, edge_vertices, vertex_global):
+    """Local edge of each of the six local vertex pairs ``TET_EDGES`` of every cell, and
+    its sign: +1 where the pair's order agrees with the global vertex numbers."""
     nc = cell_vertices.shape[0]
     out = np.empty((nc, 6), np.int64)
+    signs = np.empty((nc, 6), np.int8)
     for c in range(nc):
-        for f in range(4):
+        for f in range(3):  # every edge lies on two faces: three faces hold all six
             for k in range(3):
                 e = face_edges[cell_faces[c, f], k]
                 a, b = edge_vertices[e, 0], edge_vertices[e, 1]
@@ -307,8 +358,10 @@ def _cell_edges(cell_vertices, cell_faces, face_edges, edge_vertices):
                 if i > j:
                     i, j = j, i
                 # TET_EDGES: (0,1) (0,2) (0,3) (1,2) (1,3) (2,3)
-                out[c, i * (5 - i) // 2 + j - 1] = e
-    return out
+                slot = i * (5 - i) // 2 + j - 1
+                out[c, slot] = e
+                signs[c, slot] = 1 if vertex_global[cell_vertices[c, i]] < vertex_global[cell_vertices[c, j]] else -1
+    return out, signs
 
 
 class EdgePattern:
@@ -316,26 +369,46 @@ class EdgePattern:
 
     ``mat`` is a PETSc matrix preallocated for COO insertion (``mat_set_values_coo``
     with a value array in pattern order: rows by local dof, columns sorted within a
-    row, which PETSc's COO set-up digests fastest); ``slots[c, k, l]`` is the position
+    row, which PETSc's COO set-up digests fastest); ``rowptr[dofs[c, k]] + slots[c, k, l]``
+    (``slot_map`` = (rowptr, slots)) is the position
     of entry (k, l) of the element matrix of the c-th cell in traversal order.
     """
 
     def __init__(self, space: EdgeSpace):
         dofs = space.kernel.dofs
-        if space.n_local + 30 * len(dofs) >= 2 ** 31:
-            raise ValueError("too many cells on one rank for 32-bit slots; use more ranks")
-        rowptr, cols, self.slots = _edge_pattern(space.n_local, dofs)
+        rowptr, cols, self.slots = sorted_pattern(space.n_local, dofs)
+        self.rowptr = rowptr
         self.nnz = len(cols)
         rows = np.repeat(np.arange(space.n_local, dtype=IntType), np.diff(rowptr))
         self.mat = space.create_matrix()
         mat_preallocate_coo_local(self.mat, rows, cols)
 
 
+def sorted_pattern(n_rows: int, dofs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rowptr, cols, slots): the CSR pattern (columns sorted in each row) of the dofs
+    sharing a row of ``dofs`` (cells x up to 8 local dofs), and each element entry's
+    position *within its row*, ``slots[c, k, l]`` (entry (dofs[c, k], dofs[c, l]) is at
+    ``rowptr[dofs[c, k]] + slots[c, k, l]``).  The slots are one byte while rows have
+    at most 256 entries (always, on tetrahedral meshes of sane quality), two otherwise:
+    a quarter of absolute 32-bit positions."""
+    if dofs.shape[1] > 8:
+        raise ValueError("at most 8 dofs per cell")
+    if n_rows + dofs.shape[0] * dofs.shape[1] ** 2 >= 2 ** 31:
+        raise ValueError("too many cells on one rank for 32-bit indices; use more ranks")
+    slots = np.empty((dofs.shape[0], dofs.shape[1], dofs.shape[1]), np.uint16)
+    rowptr, cols, longest = _sorted_pattern(n_rows, dofs, slots)
+    if longest > 65536:
+        raise ValueError(f"a matrix row has {longest} entries: the mesh is degenerate")
+    if longest <= 256:
+        slots = slots.astype(np.uint8)
+    return rowptr, cols, slots
+
+
 @_jit
-def _edge_pattern(n_rows, dofs):
-    """CSR pattern (columns sorted in each row) of the dofs sharing a cell, and the slot
-    of every element entry.  Rows are built one at a time from the dof's cells, with a
-    marker array for de-duplication."""
+def _sorted_pattern(n_rows, dofs, slots):
+    """Fills ``slots`` (positions within rows) and returns (rowptr, cols, longest row).
+    Rows are built one at a time from the dof's cells, with a marker array for
+    de-duplication and insertion into the sorted row."""
     nc, m = dofs.shape
     first = np.zeros(n_rows + 1, np.int64)  # incidence: the (cell, local index) pairs of each dof
     for k in range(nc):
@@ -353,9 +426,9 @@ def _edge_pattern(n_rows, dofs):
     mark = np.full(n_rows, -1, np.int64)
     pos = np.empty(n_rows, np.int64)
     rowptr = np.zeros(n_rows + 1, np.int64)
-    cols = np.empty(n_rows + nc * m * (m - 1), dofs.dtype)  # room enough: a cell adds at most 30 entries
-    slots = np.empty((nc, m, m), np.int32)
+    cols = np.empty(n_rows + nc * m * (m - 1), dofs.dtype)  # room enough: a cell adds at most m (m - 1)
     nnz = 0
+    longest = 0
     for r in range(n_rows):
         start = nnz
         for a in range(first[r], first[r + 1]):
@@ -364,21 +437,21 @@ def _edge_pattern(n_rows, dofs):
                 c = dofs[k, j]
                 if mark[c] != r:
                     mark[c] = r
-                    # insertion into the sorted row
                     b = nnz
                     while b > start and cols[b - 1] > c:
                         cols[b] = cols[b - 1]
                         b -= 1
                     cols[b] = c
                     nnz += 1
+        longest = max(longest, nnz - start)
         for b in range(start, nnz):
-            pos[cols[b]] = b
+            pos[cols[b]] = b - start
         for a in range(first[r], first[r + 1]):
             k, i = inc[a] >> 3, inc[a] & 7
             for j in range(m):
                 slots[k, i, j] = pos[dofs[k, j]]
         rowptr[r + 1] = nnz
-    return rowptr, cols[:nnz].copy(), slots
+    return rowptr, cols[:nnz].copy(), longest
 
 
 def _or_over_ranks(dm, start: int, flags: np.ndarray) -> np.ndarray:
@@ -444,12 +517,12 @@ def _element(grad, volume, signs, c, G, C, M):
 
 
 @_jit
-def curl_mass_scatter(grad, volume, signs, dofs, coef, fixed, slots, c_values, m_values):
+def curl_mass_scatter(grad, volume, signs, dofs, coef, fixed, rowptr, slots, c_values, m_values):
     """Assemble C (curl-curl) and the mass matrix with per-cell coefficient ``coef`` into
-    pattern value arrays, with the dofs flagged in ``fixed`` eliminated symmetrically:
-    their rows and columns vanish in both, except the diagonal of C, which keeps its
-    assembled value (so K = C + w M stays positive definite and scaled like its
-    neighbours)."""
+    pattern value arrays (entry (k, l) of cell c at ``rowptr[dofs[c, k]] + slots[c, k, l]``),
+    with the dofs flagged in ``fixed`` eliminated symmetrically: their rows and columns
+    vanish in both, except the diagonal of C, which keeps its assembled value (so
+    K = C + w M stays positive definite and scaled like its neighbours)."""
     G = np.empty((4, 4))
     C = np.empty((6, 6))
     M = np.empty((6, 6))
@@ -458,19 +531,21 @@ def curl_mass_scatter(grad, volume, signs, dofs, coef, fixed, slots, c_values, m
         w = coef[c]
         for k in range(6):
             a = dofs[c, k]
+            base = rowptr[a]
             fa = fixed[a]
             for l in range(6):
                 b = dofs[c, l]
+                at = base + slots[c, k, l]
                 if fa or fixed[b]:
                     if k == l:
-                        c_values[slots[c, k, l]] += C[k, l]
+                        c_values[at] += C[k, l]
                     continue
-                c_values[slots[c, k, l]] += C[k, l]
-                m_values[slots[c, k, l]] += w * M[k, l]
+                c_values[at] += C[k, l]
+                m_values[at] += w * M[k, l]
 
 
 @_jit
-def mass_scatter(grad, volume, signs, dofs, coef, fixed, slots, m_values):
+def mass_scatter(grad, volume, signs, dofs, coef, fixed, rowptr, slots, m_values):
     """Only the mass part of :func:`curl_mass_scatter` (re-assembly for a new model)."""
     G = np.empty((4, 4))
     M = np.empty((6, 6))
@@ -482,10 +557,10 @@ def mass_scatter(grad, volume, signs, dofs, coef, fixed, slots, m_values):
             a = dofs[c, k]
             if fixed[a]:
                 continue
+            base = rowptr[a]
             for l in range(6):
-                b = dofs[c, l]
-                if not fixed[b]:
-                    m_values[slots[c, k, l]] += w * M[k, l]
+                if not fixed[dofs[c, l]]:
+                    m_values[base + slots[c, k, l]] += w * M[k, l]
 
 
 @_jit

@@ -60,13 +60,22 @@ class NodalSpace:
         self.n_global = self.comm.allreduce(n_owned)
         self.global_offset = first
 
-        # local dof index of each entity: owned first, then ghosts
+        # local dof index of each entity: owned first, then ghosts, each in the order the
+        # cells first touch them, so an element's rows lie close together in the matrix
+        # (P2 re-assembly is bound by the memory traffic of its scattered entries)
+        cell_entities = [mesh.cell_vertices[self.cells]]
+        if order == 2:
+            cell_entities.append(nv + edges[self.cells])
+        touched, first_touch = np.unique(np.concatenate(cell_entities, axis=1).ravel(), return_index=True)
+        rank = np.full(len(points), len(points), np.int64)  # entities no cell touches go last
+        rank[touched] = first_touch
         local = np.full(len(points), -1, np.int64)
-        local[owned] = np.arange(n_owned)
-        local[ghost] = n_owned + np.arange(int(ghost.sum()))
+        for sel, start in ((owned, 0), (ghost, n_owned)):
+            idx = np.flatnonzero(sel)
+            local[idx[np.argsort(rank[idx], kind="stable")]] = start + np.arange(len(idx))
         self.n_local = n_owned + int(ghost.sum())
         glob = np.full(dm.getChart()[1], -1, np.int64)
-        glob[points[owned]] = first + np.arange(n_owned)
+        glob[points[owned]] = first + local[owned]
         roots = glob.copy()
         sf = dm.getPointSF()
         sf.bcastBegin(MPI.INT64_T, roots, glob, MPI.REPLACE)

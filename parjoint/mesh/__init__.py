@@ -33,7 +33,7 @@ def load_mesh(path: str, comm: MPI.Comm | None = None, partitioner: str | None =
 
 def _load_msh(path: str, comm: MPI.Comm, partitioner: str | None) -> Mesh:
     from .gmsh_reader import read_msh
-    from .plex import create_serial_plex, distribute, set_region_label
+    from .plex import create_serial_plex, distribute, locality_order, set_region_label
 
     data = None
     with agree_on_errors(comm):
@@ -43,14 +43,18 @@ def _load_msh(path: str, comm: MPI.Comm, partitioner: str | None) -> Mesh:
             data = read_msh(path)
     names = comm.bcast(data.region_names if data is not None else None)
     if comm.rank == 0:
-        cells, coords, region = data.cells, data.coords, data.cell_region
+        cell_order, vertex_order = locality_order(data.cells, data.coords)
+        new_vertex = np.empty(len(vertex_order), np.int64)
+        new_vertex[vertex_order] = np.arange(len(vertex_order))
+        cells, coords = new_vertex[data.cells[cell_order]], data.coords[vertex_order]
+        region = data.cell_region[cell_order]
     else:
         cells, coords, region = None, None, np.zeros(0, np.int64)
+        cell_order = vertex_order = np.zeros(0, np.int64)
     del data
     dm = create_serial_plex(comm, cells, coords, path)
     del cells, coords
     set_region_label(dm, region)
-    n_vertices = dm.getDepthStratum(0)[1] - dm.getDepthStratum(0)[0]
-    dm, cells, vertices = distribute(dm, {"original": np.arange(len(region)), "region": region},
-                                     {"original": np.arange(n_vertices)}, partitioner)
+    dm, cells, vertices = distribute(dm, {"original": cell_order, "region": region},
+                                     {"original": vertex_order}, partitioner)
     return Mesh(dm, cells["original"], cells["region"], vertices["original"], names, source=path)

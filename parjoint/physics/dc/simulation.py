@@ -29,7 +29,7 @@ from mpi4py import MPI
 from scipy.spatial import cKDTree
 
 from ...errors import InputError
-from ...fem.elements import TRI_EDGES, face_mass_table, sparse_table, stiffness_table
+from ...fem.elements import TRI_EDGES, face_mass_table, pair_table, stiffness_table
 from ...fem.assembly import Pattern
 from ...fem.kernels import (face_apply_multi, face_forms, face_forms_multi, face_scatter, stiffness_apply_multi,
                             stiffness_forms, stiffness_forms_multi, stiffness_scatter)
@@ -62,7 +62,7 @@ class DCSimulation:
         self.mesh, self.survey, self.order, self.prefix = mesh, survey, order, prefix
         self.comm: MPI.Comm = mesh.comm
         self.space = NodalSpace(mesh, order, ~mesh.is_air)
-        self.table = sparse_table(stiffness_table(order))
+        self.table = pair_table(stiffness_table(order))
         self.face_table = face_mass_table(order)
         self.poles = np.unique(np.concatenate([survey.a, survey.b, survey.m, survey.n]))
         self.poles = self.poles[self.poles >= 0]  #: electrodes solved as unit sources
@@ -142,7 +142,7 @@ class DCSimulation:
 
     def _build_pattern(self) -> None:
         self.pattern = Pattern(self.space, self.space.cell_dofs)
-        self._cell_slots = self.pattern.cell_slots
+        self._cell_slots = self.pattern.cell_slots.reshape(len(self.space.cells), -1)
         self._face_slots = self.pattern.slots(self.face_dofs)
         self.mat = self.pattern.mat
         self.mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...fem.nedelec import EdgePattern, EdgeSpace, curl_mass_scatter, lift_rhs, mass_apply, mass_forms, mass_scatter
+from ...fem.nedelec import (EdgePattern, EdgeSpace, VertexStiffness, curl_mass_scatter, lift_rhs, mass_apply,
+                            mass_forms, mass_scatter)
 from ...mesh import Mesh
 from ...petsc import IntType, PETSc, mat_set_values_coo
 from .boundary import BoundaryValues
 from .layered import MU0
 from .receivers import Stations
-from .solver import AmsData, BlockSystem
+from .solver import AmsData, BlockSystem, DivergenceCorrection
 from .survey import MTSurvey
 
 _GEO = (1, 0)  # mesh component of geographic x (north) and y (east)
@@ -43,7 +44,7 @@ class FrequencyProblem:
         kc = space.kernel  # per-cell arrays in the kernels' traversal order
         self.bc_cells = np.flatnonzero(self.fixed[kc.dofs].any(axis=1))  # traversal positions
         pattern = EdgePattern(space)  # keep the matrix (it holds the COO map) and the slot map
-        self.template, self.slots, nnz = pattern.mat, pattern.slots, pattern.nnz
+        self.template, self.slot_map, nnz = pattern.mat, (pattern.rowptr, pattern.slots), pattern.nnz
         del pattern
         self.nnz = nnz
         self._C: np.ndarray | None = None  # curl-curl values on the pattern (model independent)
@@ -74,9 +75,9 @@ class FrequencyProblem:
         self._mass_source = None
         if self._C is None:
             self._C = np.zeros(self.nnz)
-            curl_mass_scatter(*kc, self._sigma_k, self.fixed, self.slots, self._C, self._M)
+            curl_mass_scatter(*kc, self._sigma_k, self.fixed, *self.slot_map, self._C, self._M)
         else:
-            mass_scatter(*kc, self._sigma_k, self.fixed, self.slots, self._M)
+            mass_scatter(*kc, self._sigma_k, self.fixed, *self.slot_map, self._M)
         self._model = np.array(m, copy=True)
         self._model_id += 1
         self._fields: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -123,13 +124,24 @@ class FrequencyProblem:
             self._fill(H, W, wmu)
             if self._ams_data is None and self.method == "ams":
                 self._ams_data = self._build_ams_data()
-            sys = BlockSystem(self.space, H, W, self.method, self.prefix, self._ams_data)
+            self._update_divergence()
+            sys = BlockSystem(self.space, H, W, wmu, self.method, self.prefix, self._ams_data)
             self._systems[key] = sys
         else:
             self._fill(sys.H, sys.W, wmu)
+            sys.wmu = wmu
+            self._update_divergence()
             sys.refresh()
         sys.stamp = stamp
         return sys
+
+    def _update_divergence(self) -> None:
+        """The divergence correction's K for the current model (AMS only; once per model)."""
+        if self._ams_data is None or self._stiffness_model == self._model_id:
+            return
+        K = self._stiffness.assemble(self._sigma_k, self._ams_data.divergence.fixed)
+        self._ams_data.divergence.set_operator(K)
+        self._stiffness_model = self._model_id
 
     def _build_ams_data(self) -> AmsData:
         """Discrete gradient, edge-constant vectors, and the vertices outside the
@@ -149,7 +161,10 @@ class FrequencyProblem:
         earth = sp.vertex_flags_or(earth)
         boundary = sp.vertex_flags_or(boundary)
         fixed = mesh.vertex_owned & (boundary | ~earth)
-        return AmsData(G, edge_vecs, sp.vertex_global[fixed].astype(IntType))
+        self._stiffness = VertexStiffness(sp)
+        self._stiffness_model = -1
+        divergence = DivergenceCorrection(G, sp.vertex_global[fixed].astype(IntType), self.prefix)
+        return AmsData(G, edge_vecs, divergence)
 
     # ------------------------------------------------------------ block vectors
     def _to_block(self, sys: BlockSystem, local: np.ndarray) -> PETSc.Vec:
@@ -303,3 +318,4 @@ class FrequencyProblem:
         self.template.destroy()
         if self._ams_data is not None:
             self._ams_data.destroy()
+            self._stiffness.destroy()

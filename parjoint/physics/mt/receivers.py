@@ -127,7 +127,9 @@ class Stations:
         self.coef_C = curls.reshape(-1, 3)
 
     def _totals(self, station: np.ndarray, weight: np.ndarray) -> np.ndarray:
-        total = np.bincount(station, weights=weight, minlength=self.n)
+        # float64 even when this rank has no entries (np.bincount of an empty array is int64
+        # whatever the weights, and a mixed-type Allreduce adds bit patterns)
+        total = np.bincount(station, weights=weight, minlength=self.n).astype(np.float64)
         self.comm.Allreduce(MPI.IN_PLACE, total, op=MPI.SUM)
         if self.n and total.min() <= 0:
             raise RuntimeError("a station vertex lacks surface triangles or air cells")

@@ -39,15 +39,19 @@ times the curl part), so a residual reduction of 1e-8 left errors of several per
 in E at 1e-3 Hz.  After the Krylov solve the discrete divergence condition
 G^T (b - A x) = 0 (the equation tested with the gradients of interior nodal
 functions, which C annihilates) is restored exactly as in Smith's (1996, *Geophysics*
-61, 1308) static divergence correction: with L = G^T W G (the P1 stiffness matrix
-with coefficient omega mu0 sigma),
+61, 1308) static divergence correction: with L = G^T W G = omega mu0 K, K the P1
+stiffness matrix with coefficient sigma (exact: the gradients of P1 functions lie in
+the edge space),
 
-    L phi = -i G^T (b - A x),   x <- x + G phi,
+    K phi = -i G^T (b - A x) / (omega mu0),   x <- x + G phi,
 
 over the vertices of earth cells (the others, and boundary vertices, keep phi = 0;
-the air's gradient modes do not reach the earth or the curl).  Two real CG + BoomerAMG
-solves (prefix ``mt_div_``) per block solve, cheap next to the curl-curl solve; it
-restores MUMPS-level accuracy at rtol 1e-8 (0.1% in rho_a at 1e-3 Hz instead of 5%).
+the air's gradient modes do not reach the earth or the curl).  Two real CG +
+BoomerAMG solves (prefix ``mt_div_``) per block solve, cheap next to the curl-curl
+solve; it restores MUMPS-level accuracy at rtol 1e-8 (0.1% in rho_a at 1e-3 Hz
+instead of 5%).  K depends on the model only, so one K and its AMG serve every
+frequency (:class:`DivergenceCorrection`); it is assembled directly on the vertices
+(forming G^T W G by a parallel triple product kept 0.2 KB per edge of product data).
 
 ``solver = "mumps"``: the assembled block matrix is factored once by MUMPS (LU) and
 the factors are reused for every right-hand side at that frequency.
@@ -82,6 +86,8 @@ _DEFAULTS = {
         "pc_factor_mat_solver_type": "mumps",
     },
 }
+# INFOG(1) of MUMPS workspace shortages, all cured by a larger ICNTL(14)
+_MUMPS_WORKSPACE_ERRORS = (-8, -9, -11, -12, -14, -15, -17, -20)
 _DIV_DEFAULTS = {
     "ksp_type": "cg",
     "ksp_rtol": "1e-8",
@@ -105,16 +111,62 @@ _AMS_DEFAULTS = {
 @dataclass
 class AmsData:
     """What AMS and the divergence correction need besides the matrix: the discrete
-    gradient G, the edge vectors G x, G y, G z, and the global numbers of the owned
-    vertices where the correction potential is held at zero."""
+    gradient G, the edge vectors G x, G y, G z, and the divergence correction."""
 
     G: PETSc.Mat
     edge_vectors: list
-    fixed_vertices: np.ndarray
+    divergence: "DivergenceCorrection"
 
     def destroy(self) -> None:
         self.G.destroy()
         for v in self.edge_vectors:
+            v.destroy()
+        self.divergence.destroy()
+
+
+class DivergenceCorrection:
+    """Solves K phi = r for the correction (see the module notes): CG + BoomerAMG under
+    ``<prefix>div_``, on the vertex stiffness matrix K given by :meth:`set_operator`.
+    ``fixed_vertices`` (global vertex numbers, owned) keep phi = 0."""
+
+    def __init__(self, G: PETSc.Mat, fixed_vertices: np.ndarray, prefix: str):
+        self.G, self.fixed = G, fixed_vertices
+        _set_defaults(prefix + "div_", _DIV_DEFAULTS)
+        self.ksp = PETSc.KSP().create(comm=G.getComm())
+        self.ksp.setOptionsPrefix(prefix + "div_")
+        self.ksp.setFromOptions()
+        self.g, self.phi = G.createVecRight(), G.createVecRight()
+        self.u, self.corr = G.createVecLeft(), G.createVecLeft()
+
+    def set_operator(self, K: PETSc.Mat) -> None:
+        """A new K (new model): the AMG is set up again at the next solve."""
+        self.ksp.setOperators(K)
+
+    def correct(self, system: "BlockSystem", b: PETSc.Vec, x: PETSc.Vec) -> None:
+        """x <- x + G phi with K phi = -i G^T (b - A x) / (omega mu0)."""
+        r = system.create_vec()
+        system.mult(x, r)
+        r.aypx(-1.0, b)
+        res_re, res_im = system.halves(r)
+        x_re, x_im = system.halves(x, readonly=False)
+        g, phi, u, corr = self.g, self.phi, self.u, self.corr
+        zeros = np.zeros(len(self.fixed))
+        # -i (r_re + i r_im) = r_im - i r_re
+        for source, sign, target in ((res_im, 1.0, x_re), (res_re, -1.0, x_im)):
+            u.getArray()[:] = source
+            self.G.multTranspose(u, g)
+            g.scale(sign / system.wmu)
+            g.setValues(self.fixed, zeros)
+            g.assemble()
+            phi.set(0.0)
+            self.ksp.solve(g, phi)
+            self.G.mult(phi, corr)
+            target += corr.getArray(readonly=True)
+        r.destroy()
+
+    def destroy(self) -> None:
+        self.ksp.destroy()
+        for v in (self.g, self.phi, self.u, self.corr):
             v.destroy()
 
 
@@ -155,8 +207,10 @@ def _set_defaults(prefix: str, defaults: dict) -> None:
 class BlockSystem:
     """A and its solver at one frequency, from the assembled H = C + W and W."""
 
-    def __init__(self, space, H: PETSc.Mat, W: PETSc.Mat, method: str, prefix: str, ams_data: AmsData | None):
+    def __init__(self, space, H: PETSc.Mat, W: PETSc.Mat, wmu: float, method: str, prefix: str,
+                 ams_data: AmsData | None):
         self.space, self.H, self.W, self.method, self.prefix = space, H, W, method, prefix
+        self.wmu = wmu  #: omega mu0 of the frequency whose values H and W hold
         comm = space.comm
         n, N = space.n_owned, space.n_global
         self.n = n
@@ -178,7 +232,7 @@ class BlockSystem:
         self.ksp.setFromOptions()
         if method == "ams":  # setFromOptions must not replace the shell preconditioner
             self.ksp.getPC().setType(PETSc.PC.Type.PYTHON)
-        self.ksp.setUp()
+        self._set_up()
         self.iterations: list[int] = []
         self.stamp: tuple = ()
 
@@ -190,7 +244,25 @@ class BlockSystem:
             self.assembled.destroy()
             self.assembled = assemble_block(self.H, self.W)
             self.ksp.setOperators(self.assembled)
+        self._set_up()
+
+    def _set_up(self) -> None:
+        """Set the solver up; MUMPS factorizations that ran out of workspace (which
+        numerical pivoting can cause, depending on the parallel ordering) are repeated
+        with ICNTL(14), the workspace allowance over the analysis's estimate, doubled."""
         self.ksp.setUp()
+        if self.method != "mumps":
+            return
+        for _ in range(4):
+            F = self.ksp.getPC().getFactorMatrix()
+            if F.getMumpsInfog(1) not in _MUMPS_WORKSPACE_ERRORS:
+                return
+            # a failed factor is not factored again in place (PETSc skips it): a new one
+            PETSc.Options(self.prefix).setValue("mat_mumps_icntl_14", str(max(2 * F.getMumpsIcntl(14), 50)))
+            self.ksp.reset()
+            self.ksp.setOperators(self.assembled)
+            self.ksp.setFromOptions()
+            self.ksp.setUp()
 
     # ------------------------------------------------------------ the shell matrix
     def halves(self, vec: PETSc.Vec, readonly: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -225,11 +297,15 @@ class BlockSystem:
         self.ksp.solve(b, x)
         reason = self.ksp.getConvergedReason()
         if reason < 0:
+            if self.method == "mumps":
+                F = self.ksp.getPC().getFactorMatrix()
+                raise SolverError(f"{self.prefix}: MUMPS failed (reason {reason}, INFOG(1) = {F.getMumpsInfog(1)}, "
+                                  f"INFOG(2) = {F.getMumpsInfog(2)}); see the MUMPS manual, section 8")
             raise SolverError(f"{self.prefix}ksp diverged (reason {reason}) after {self.ksp.getIterationNumber()} "
                               f"iterations; try -{self.prefix}solver mumps or -{self.prefix}ksp_monitor")
         self.iterations.append(self.ksp.getIterationNumber())
         if self.method == "ams":
-            self._presb.correct_divergence(b, x)
+            self._presb.data.divergence.correct(self, b, x)
 
     def destroy(self) -> None:
         if self.method == "ams":
@@ -263,21 +339,12 @@ class _ShellPC:
 
 
 class _PRESB:
-    """P^{-1} of the PRESB preconditioner with one AMS cycle per inner solve."""
+    """P^{-1} of the PRESB preconditioner with AMS V-cycles as the inner solves."""
 
     def __init__(self, system: BlockSystem, data: AmsData):
         self.system, self.data = system, data
-        comm = system.space.comm
         _set_defaults(system.prefix + "ams_", _AMS_DEFAULTS)
         self.ams = self._make_ams()
-        self._v = [system.space.create_vec() for _ in range(3)]
-        _set_defaults(system.prefix + "div_", _DIV_DEFAULTS)
-        self.div = PETSc.KSP().create(comm=comm)
-        self.div.setOptionsPrefix(system.prefix + "div_")
-        self.L = None
-        self._build_divergence_operator()
-        self.div.setFromOptions()
-        self._p = [self.L.createVecRight() for _ in range(2)]
 
     def _make_ams(self) -> PETSc.PC:
         s = self.system
@@ -292,47 +359,15 @@ class _PRESB:
         ams.setUp()
         return ams
 
-    def _build_divergence_operator(self) -> None:
-        """L = G^T W G with the fixed vertices' rows and columns replaced by the identity."""
-        if self.L is not None:
-            self.L.destroy()
-        self.L = self.system.W.PtAP(self.data.G)
-        self.L.zeroRowsColumns(self.data.fixed_vertices, 1.0)
-        self.div.setOperators(self.L)
-
     def refresh(self) -> None:
         # a new AMS: PCHYPRE's AMS set up again in place kept a stale hierarchy (PETSc 3.18)
         self.ams.destroy()
         self.ams = self._make_ams()
-        self._build_divergence_operator()
-
-    def correct_divergence(self, b: PETSc.Vec, x: PETSc.Vec) -> None:
-        """x <- x + G phi with L phi = -i G^T (b - A x) (see the module notes)."""
-        s = self.system
-        r = s.create_vec()
-        s.mult(x, r)
-        r.aypx(-1.0, b)
-        res_re, res_im = s.halves(r)
-        u, corr, _ = self._v
-        g, phi = self._p
-        x_re, x_im = s.halves(x, readonly=False)
-        # -i (r_re + i r_im) = r_im - i r_re
-        for source, sign, target in ((res_im, 1.0, x_re), (res_re, -1.0, x_im)):
-            u.getArray()[:] = source
-            self.data.G.multTranspose(u, g)
-            g.scale(sign)
-            g.setValues(self.data.fixed_vertices, np.zeros(len(self.data.fixed_vertices)))
-            g.assemble()
-            phi.set(0.0)
-            self.div.solve(g, phi)
-            self.data.G.mult(phi, corr)
-            target += corr.getArray(readonly=True)
-        r.destroy()
 
     def apply(self, X: PETSc.Vec, Y: PETSc.Vec) -> None:
         s = self.system
         f, g = s.halves(X)
-        rhs, h, t = self._v
+        rhs, h, t = s._u[:3]  # the shell product's work space (not in use while P is applied)
         rhs.getArray()[:] = f + g
         self.ams.apply(rhs, h)                    # (1) H h = f + g
         s.W.mult(h, t)
@@ -344,7 +379,3 @@ class _PRESB:
 
     def destroy(self) -> None:
         self.ams.destroy()
-        self.div.destroy()
-        self.L.destroy()
-        for v in self._v + self._p:
-            v.destroy()
