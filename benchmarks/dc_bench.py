@@ -27,15 +27,10 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-WORK = os.path.join(HERE, "work")
-RESULTS = os.path.join(HERE, "results")
+from benchlib import RESULTS, WORK, barrier_timer, build_mesh, run_mpi
 N_SOLVES = 4  # sources timed per solver
 RHO = 100.0
 
@@ -57,12 +52,7 @@ def worker(args) -> None:
 
     comm = MPI.COMM_WORLD
 
-    def timed(fn):
-        comm.Barrier()
-        t0 = time.perf_counter()
-        out = fn()
-        comm.Barrier()
-        return out, time.perf_counter() - t0
+    timed = barrier_timer(comm)
 
     mesh = load_mesh(args.worker, comm)
     order = args.order
@@ -98,22 +88,8 @@ def worker(args) -> None:
             json.dump(result, fh)
 
 
-def run_mpi(ranks: int, argv: list[str]) -> dict:
-    out = os.path.join(WORK, f"dc_worker_{os.getpid()}.json")
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1")
-    cmd = [shutil.which("mpirun") or "mpirun", "-n", str(ranks), sys.executable, __file__, *argv, "--json", out]
-    subprocess.run(cmd, check=True, env=env, cwd=REPO)
-    with open(out) as fh:
-        return json.load(fh)
 
 
-def build(size: str) -> str:
-    msh = os.path.join(WORK, f"dc_{size}.msh")
-    if not os.path.exists(msh):
-        spec = os.path.join(REPO, "meshes", f"dc_{size}.toml")
-        subprocess.run([sys.executable, "-m", "parjoint", "mesh", "build", spec, "-o", msh], check=True, cwd=REPO)
-    return msh
 
 
 # ----------------------------------------------------------------------------- pyGIMLi
@@ -181,7 +157,7 @@ def compare_pygimli(msh: str, ranks: int) -> dict:
     subprocess.run([pygimli_python(), script, npz, out], check=True, cwd=WORK)
     with open(out) as fh:
         peer = json.load(fh)
-    mine = run_mpi(ranks, ["--forward", msh])
+    mine = run_mpi(__file__, ranks, ["--forward", msh])
     diff = np.abs(np.array(mine["rhoa"]) / np.array(peer["rhoa"]) - 1)
     return {"mesh": os.path.basename(msh), "cells": len(mesh.cells), "data": survey.n_data,
             "electrodes": len(survey.electrodes), "pygimli_s": peer["seconds"], "parjoint_s": mine["seconds"],
@@ -233,18 +209,18 @@ def main() -> None:
     os.makedirs(RESULTS, exist_ok=True)
     rows = []
     for size in args.sizes:
-        msh = build(size)
+        msh, _ = build_mesh(f"dc_{size}")
         for order in args.orders:
             for ranks in args.ranks:
                 mumps = not (order == 2 and size == "1p5M")
-                row = run_mpi(ranks, ["--worker", msh, "--order", str(order)] + (["--mumps"] if mumps else []))
+                row = run_mpi(__file__, ranks, ["--worker", msh, "--order", str(order)] + (["--mumps"] if mumps else []))
                 row["mesh"] = f"dc_{size}"
                 rows.append(row)
                 print(table([row]).splitlines()[-1], flush=True)
     report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows}
     if not args.no_pygimli:
-        report["pygimli"] = compare_pygimli(build(args.sizes[0]), max(args.ranks))
+        report["pygimli"] = compare_pygimli(build_mesh(f"dc_{args.sizes[0]}")[0], max(args.ranks))
     with open(args.json, "w") as fh:
         json.dump(report, fh, indent=1)
     print(table(rows))

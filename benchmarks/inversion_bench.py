@@ -17,16 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
-import sys
 import time
 from collections import defaultdict
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-WORK = os.path.join(HERE, "work")
-RESULTS = os.path.join(HERE, "results")
+from benchlib import RESULTS, WORK, build_mesh, run_mpi
 
 
 class Timers:
@@ -133,14 +127,6 @@ def worker(args) -> None:
             json.dump(result, fh)
 
 
-def run_mpi(ranks: int, argv: list[str]) -> dict:
-    out = os.path.join(WORK, f"inv_worker_{os.getpid()}.json")
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1")
-    cmd = [shutil.which("mpirun") or "mpirun", "-n", str(ranks), sys.executable, __file__, *argv, "--json", out]
-    subprocess.run(cmd, check=True, env=env, cwd=REPO)
-    with open(out) as fh:
-        return json.load(fh)
 
 
 def main() -> None:
@@ -156,14 +142,11 @@ def main() -> None:
         return worker(args)
     os.makedirs(WORK, exist_ok=True)
     os.makedirs(RESULTS, exist_ok=True)
-    msh = os.path.join(WORK, "dc_200k.msh")
-    if not os.path.exists(msh):
-        subprocess.run([sys.executable, "-m", "parjoint", "mesh", "build", os.path.join(REPO, "meshes", "dc_200k.toml"),
-                        "-o", msh], check=True, cwd=REPO)
+    msh, _ = build_mesh("dc_200k")
     rows = []
     for physics in args.physics:
         for ranks in args.ranks:
-            rows.append(run_mpi(ranks, ["--worker", msh, "--physics", physics, "--iterations", str(args.iterations)]))
+            rows.append(run_mpi(__file__, ranks, ["--worker", msh, "--physics", physics, "--iterations", str(args.iterations)]))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
     with open(args.json, "w") as fh:
         json.dump({"date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows}, fh, indent=1)

@@ -24,15 +24,9 @@ import argparse
 import json
 import os
 import platform
-import shutil
-import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-RESULTS = os.path.join(HERE, "results")
-WORK = os.path.join(HERE, "work")
+from benchlib import RESULTS, WORK, barrier_timer, build_mesh, run_mpi
 
 
 def worker(args) -> None:
@@ -45,12 +39,7 @@ def worker(args) -> None:
 
     comm = MPI.COMM_WORLD
 
-    def timed(fn):
-        comm.Barrier()
-        t0 = time.perf_counter()
-        out = fn()
-        comm.Barrier()
-        return out, time.perf_counter() - t0
+    timed = barrier_timer(comm)
 
     mesh, t_load = timed(lambda: load_mesh(args.worker, comm))
 
@@ -74,22 +63,8 @@ def worker(args) -> None:
             json.dump(result, fh)
 
 
-def run_mpi(ranks: int, argv: list[str]) -> dict:
-    out = os.path.join(WORK, f"worker_{os.getpid()}.json")
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1")
-    cmd = [shutil.which("mpirun") or "mpirun", "-n", str(ranks), sys.executable, __file__, *argv, "--json", out]
-    subprocess.run(cmd, check=True, env=env, cwd=REPO)
-    with open(out) as fh:
-        return json.load(fh)
 
 
-def build(size: str) -> tuple[str, float]:
-    spec = os.path.join(REPO, "meshes", f"box_{size}.toml")
-    msh = os.path.join(WORK, f"box_{size}.msh")
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "parjoint", "mesh", "build", spec, "-o", msh], check=True, cwd=REPO)
-    return msh, time.perf_counter() - t0
 
 
 def main() -> None:
@@ -107,11 +82,11 @@ def main() -> None:
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     rows = []
     for size in args.sizes:
-        msh, t_build = build(size)
+        msh, t_build = build_mesh(f"box_{size}", rebuild=True)
         for ranks in args.ranks:
             h5 = os.path.join(WORK, f"box_{size}_{ranks}.h5")
-            first = run_mpi(ranks, ["--worker", msh, "--save", h5])
-            again = run_mpi(ranks, ["--worker", h5])
+            first = run_mpi(__file__, ranks, ["--worker", msh, "--save", h5])
+            again = run_mpi(__file__, ranks, ["--worker", h5])
             rows.append({
                 "mesh": f"box_{size}", "cells": first["cells"], "ranks": ranks, "build_s": t_build,
                 "msh_load_distribute_s": first["load_s"], "geometry_s": first["geometry_s"],

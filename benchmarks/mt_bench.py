@@ -40,15 +40,10 @@ import json
 import os
 import platform
 import resource
-import shutil
-import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-WORK = os.path.join(HERE, "work")
-RESULTS = os.path.join(HERE, "results")
+from benchlib import RESULTS, WORK, build_mesh, run_mpi
+
 FREQUENCIES = [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0]
 
 
@@ -228,22 +223,8 @@ def _lu_symbolic(F, A, rows, cols) -> None:
         raise RuntimeError(f"MatLUFactorSymbolic failed with error {ierr}")
 
 
-def run_mpi(ranks: int, argv: list[str]) -> dict:
-    out = os.path.join(WORK, f"mt_worker_{os.getpid()}.json")
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1")
-    cmd = [shutil.which("mpirun") or "mpirun", "-n", str(ranks), sys.executable, __file__, *argv, "--json", out]
-    subprocess.run(cmd, check=True, env=env, cwd=REPO)
-    with open(out) as fh:
-        return json.load(fh)
 
 
-def build(size: str) -> str:
-    msh = os.path.join(WORK, f"mt_{size}.msh")
-    if not os.path.exists(msh):
-        spec = os.path.join(REPO, "meshes", f"mt_{size}.toml")
-        subprocess.run([sys.executable, "-m", "parjoint", "mesh", "build", spec, "-o", msh], check=True, cwd=REPO)
-    return msh
 
 
 def table(rows: list[dict]) -> str:
@@ -334,10 +315,10 @@ def main() -> None:
         return report
 
     for size in args.sizes:
-        msh = build(size)
+        msh, _ = build_mesh(f"mt_{size}")
         for ranks in args.ranks:
             print(f"mt_{size}, {ranks} rank(s), FGMRES + PRESB/AMS:", flush=True)
-            row = run_mpi(ranks, ["--worker", msh])
+            row = run_mpi(__file__, ranks, ["--worker", msh])
             row["mesh"] = f"mt_{size}"
             rows = _merge(rows, [row])
             save()
@@ -346,7 +327,7 @@ def main() -> None:
             continue
         extra = [] if size in args.mumps_sizes else ["--analysis"]
         print(f"mt_{size}, {max(args.ranks)} rank(s), MUMPS {'analysis' if extra else 'factorization'}:", flush=True)
-        row = run_mpi(max(args.ranks), ["--worker", msh, "--mumps", *extra])
+        row = run_mpi(__file__, max(args.ranks), ["--worker", msh, "--mumps", *extra])
         row["mesh"] = f"mt_{size}"
         mumps_rows = _merge(mumps_rows, [row])
         save()

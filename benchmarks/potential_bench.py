@@ -38,15 +38,11 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-RESULTS = os.path.join(HERE, "results")
-WORK = os.path.join(HERE, "work")
+from benchlib import REPO, RESULTS, WORK, run_mpi
 SIMPEG_VENV = os.path.join(WORK, "simpeg-venv")
 HEIGHT = 5.0  # stations above the flat surface z = 0, m
 FIELD = (60.0, 10.0, 50000.0)  # inclination, declination (degrees), strength (nT)
@@ -142,14 +138,6 @@ def worker(args) -> None:
             json.dump(result, fh)
 
 
-def run_mpi(ranks: int, argv: list[str]) -> dict:
-    out = os.path.join(WORK, f"potential_worker_{os.getpid()}.json")
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1")
-    cmd = [shutil.which("mpirun") or "mpirun", "-n", str(ranks), sys.executable, __file__, *argv, "--json", out]
-    subprocess.run(cmd, check=True, env=env, cwd=REPO)
-    with open(out) as fh:
-        return json.load(fh)
 
 
 # ---------------------------------------------------------------- SimPEG (its own venv)
@@ -260,7 +248,7 @@ def main() -> None:
     msh = build_mesh(args.cell_size)
     # The rank counts take turns, round after round, so that all of them meet the quiet and
     # the busy moments of a shared machine; each keeps its best round per physics.
-    rounds = [[run_mpi(n, ["--worker", msh, "--stations", str(args.stations), "--repeat", str(args.repeat)])
+    rounds = [[run_mpi(__file__, n, ["--worker", msh, "--stations", str(args.stations), "--repeat", str(args.repeat)])
                for n in args.ranks] for _ in range(args.rounds)]
     runs = [best_round([r[i] for r in rounds]) for i in range(len(args.ranks))]
     peer = None if args.no_simpeg else run_simpeg(runs[0]["cells"], args.stations, args.repeat)

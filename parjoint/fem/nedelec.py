@@ -37,6 +37,7 @@ from mpi4py import MPI
 
 from ..mesh.mesh import TET_EDGES, Mesh
 from ..petsc import IntType, PETSc, mat_preallocate_coo_local, mat_set_values_coo
+from .dofs import DistributedDofs
 
 _jit = numba.njit(cache=True, nogil=True)
 _EI = TET_EDGES[:, 0].copy()
@@ -52,7 +53,7 @@ class KernelCells(NamedTuple):
     dofs: np.ndarray  #: (n, 6) local dofs (int32 while they fit), TET_EDGES order
 
 
-class EdgeSpace:
+class EdgeSpace(DistributedDofs):
     """Lowest-order Nedelec dofs on every edge of the mesh (air included).
 
     Numbering for locality.  The element kernels visit a rank's cells in the order
@@ -137,36 +138,7 @@ class EdgeSpace:
         """(n_cells, 6) orientation signs (+-1.0) of each cell in mesh cell order (a new array)."""
         return self.from_kernel(self.kernel.signs).astype(np.float64)
 
-    # ---------------------------------------------------------------- vectors
-    def create_vec(self) -> PETSc.Vec:
-        return PETSc.Vec().createMPI((self.n_owned, self.n_global), comm=self.comm)
-
-    def create_matrix(self) -> PETSc.Mat:
-        mat = PETSc.Mat().create(comm=self.comm)
-        mat.setSizes(((self.n_owned, self.n_global), (self.n_owned, self.n_global)))
-        mat.setType(PETSc.Mat.Type.AIJ)
-        mat.setLGMap(self.lgmap, self.lgmap)
-        return mat
-
-    def to_local(self, vec: PETSc.Vec) -> np.ndarray:
-        """Collective: owned + ghost values (local dof order) of a global vector."""
-        scatter = self._scatter()
-        scatter.scatter(vec, self._ghosted, PETSc.InsertMode.INSERT, PETSc.ScatterMode.FORWARD)
-        return self._ghosted.getArray(readonly=True).copy()
-
-    def add_local(self, values: np.ndarray, vec: PETSc.Vec) -> None:
-        """Collective: add local-dof values (owned + ghost) into a global vector."""
-        scatter = self._scatter()
-        self._ghosted.getArray()[:] = values
-        scatter.scatter(self._ghosted, vec, PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
-
-    def _scatter(self):
-        if not hasattr(self, "_scatter_obj"):
-            self._ghosted = PETSc.Vec().createSeq(self.n_local, comm=PETSc.COMM_SELF)
-            index = PETSc.IS().createGeneral(self.local_to_global.astype(IntType), comm=self.comm)
-            self._scatter_obj = PETSc.Scatter().create(self.create_vec(), index, self._ghosted, None)
-        return self._scatter_obj
-
+    # ---------------------------------------------------------------- boundary
     def outer_boundary(self) -> np.ndarray:
         """Collective: mask of the local dofs on the outer boundary of the domain.
 

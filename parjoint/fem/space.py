@@ -16,9 +16,10 @@ from mpi4py import MPI
 
 from ..mesh.mesh import TET_EDGES, Mesh
 from ..petsc import IntType, PETSc
+from .dofs import DistributedDofs
 
 
-class NodalSpace:
+class NodalSpace(DistributedDofs):
     """Continuous P1 or P2 space on the cells where ``cell_mask`` is true."""
 
     def __init__(self, mesh: Mesh, order: int, cell_mask: np.ndarray | None = None):
@@ -102,30 +103,6 @@ class NodalSpace:
         self._column_scatters: dict = {}
 
     # ---------------------------------------------------------------- vectors
-    def create_vec(self) -> PETSc.Vec:
-        """A global vector (owned dofs) of this space."""
-        return PETSc.Vec().createMPI((self.n_owned, self.n_global), comm=self.comm)
-
-    def create_matrix(self) -> PETSc.Mat:
-        mat = PETSc.Mat().create(comm=self.comm)
-        mat.setSizes(((self.n_owned, self.n_global), (self.n_owned, self.n_global)))
-        mat.setType(PETSc.Mat.Type.AIJ)
-        mat.setLGMap(self.lgmap, self.lgmap)
-        return mat
-
-    def to_local(self, vec: PETSc.Vec) -> np.ndarray:
-        """Collective: owned + ghost values (local dof order) of a global vector."""
-        scatter = self._scatter()
-        self._ghosted.set(0.0)
-        scatter.scatter(vec, self._ghosted, PETSc.InsertMode.INSERT, PETSc.ScatterMode.FORWARD)
-        return self._ghosted.getArray(readonly=True).copy()
-
-    def add_local(self, values: np.ndarray, vec: PETSc.Vec) -> None:
-        """Collective: add local-dof values (owned + ghost) into a global vector."""
-        scatter = self._scatter()
-        self._ghosted.getArray()[:] = values
-        scatter.scatter(self._ghosted, vec, PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
-
     def add_local_columns(self, values: np.ndarray) -> np.ndarray:
         """Collective: sum over ranks of local-dof columns (n_local, S) -> owned rows (n_owned, S).
 
@@ -144,13 +121,6 @@ class NodalSpace:
         glob.set(0.0)
         scatter.scatter(loc, glob, PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
         return glob.getArray(readonly=True).reshape(self.n_owned, S).copy()
-
-    def _scatter(self):
-        if not hasattr(self, "_scatter_obj"):
-            self._ghosted = PETSc.Vec().createSeq(self.n_local, comm=PETSc.COMM_SELF)
-            index = PETSc.IS().createGeneral(self.local_to_global.astype(IntType), comm=self.comm)
-            self._scatter_obj = PETSc.Scatter().create(self.create_vec(), index, self._ghosted, None)
-        return self._scatter_obj
 
 
 def _share_across_ranks(dm: PETSc.DMPlex, points: np.ndarray, flags: np.ndarray) -> np.ndarray:
