@@ -49,6 +49,31 @@ def _cross_gauss_newton(ga, gb, da, db, w, out):
         out[c, 2, 1] = j0 * a1 - j1 * a0
 
 
+@_jit
+def _gram_combine(f, dv, w, a, C, out):
+    """Per row r (a cell, or a cell's gradient component) and property k:
+    out[r, k] = 2 w[r] (a[k] dv[r, k] - sum_j C[j, k] f[r, j])."""
+    n = f.shape[1]
+    for r in range(f.shape[0]):
+        for k in range(n):
+            s = a[k] * dv[r, k]
+            for j in range(n):
+                s -= C[j, k] * f[r, j]
+            out[r, k] = 2.0 * w[r] * s
+
+
+@_jit
+def _gram_inners(f, g, w, out):
+    """out[i, j] = sum_r w[r] f[r, i] g[r, j]."""
+    n = f.shape[1]
+    out[:, :] = 0.0
+    for r in range(f.shape[0]):
+        for i in range(n):
+            wf = w[r] * f[r, i]
+            for j in range(n):
+                out[i, j] += wf * g[r, j]
+
+
 def _volume_weights(layout: ModelLayout, mask: np.ndarray) -> np.ndarray:
     mesh = layout.mesh
     vol = mesh.volume[mask]
@@ -183,15 +208,14 @@ class Gramian(Term):
         self.grad = CellGradient(layout.mesh, self.group.common) if structural else None
         self.w = np.zeros(layout.mesh.n_cells)  # volume fractions: Gram entries are mean products
         self.w[self.group.common] = self.group.v / max(layout.comm.allreduce(float(self.group.v.sum())), 1e-300)
+        self._row_weights = np.repeat(self.w, 3) if structural else self.w  # one per row of _rows
 
-    def _fields(self, x, shift=True):
-        """Transformed properties per owned cell: (n, n_cells), or gradients (n, n_cells, 3)."""
-        fields = [((self.group.cells(x, k) - self.shift[k]) if shift else self.group.cells(x, k))
-                  / self.scale[k] * self.group.common for k in range(self.n)]
-        if not self.structural:
-            return fields
-        g = self.grad.apply(np.column_stack(fields))  # one ghost exchange for all properties
-        return [np.ascontiguousarray(g[:, :, k]) for k in range(self.n)]
+    def _fields(self, x, shift=True) -> np.ndarray:
+        """Transformed properties of the owned cells, (n_cells, n), or their gradients,
+        (n_cells, 3, n), the last axis running over the properties."""
+        cols = np.column_stack([((self.group.cells(x, k) - self.shift[k]) if shift else self.group.cells(x, k))
+                                / self.scale[k] * self.group.common for k in range(self.n)])
+        return self.grad.apply(cols) if self.structural else cols  # one ghost exchange for all
 
     def _state(self, x):
         """(fields, Gram matrix) of the last model asked for: every CG step asks again."""
@@ -199,18 +223,25 @@ class Gramian(Term):
         if cached is not None and cached[0].shape == x.shape and np.array_equal(cached[0], x):
             return cached[1]
         f = self._fields(x)
-        state = (f, self._gram(f))
+        state = (f, self._inners(f, f))
         self._cache = (np.array(x, copy=True), state)
         return state
 
-    def _inners(self, f: list, g: list) -> np.ndarray:
-        """[(f_i, g_j)] with one allreduce."""
-        local = np.array([[np.sum(self.w * (np.einsum("ij,ij->i", a, b) if self.structural else a * b))
-                           for b in g] for a in f])
-        return self.layout.comm.allreduce(local)
+    def _rows(self, f: np.ndarray) -> np.ndarray:
+        """Fields as rows (cells, or cells x 3 gradient components) by properties."""
+        return np.ascontiguousarray(f).reshape(-1, self.n)
 
-    def _gram(self, f) -> np.ndarray:
-        return self._inners(f, f)
+    def _combine(self, f: np.ndarray, dv: np.ndarray, a: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """2 w (a_k dv_k - sum_j C[j, k] f_j) for every property k, shaped like ``f``."""
+        out = np.empty(f.shape)  # C order: its rows are a view
+        _gram_combine(self._rows(f), self._rows(dv), self._row_weights, a, C, self._rows(out))
+        return out
+
+    def _inners(self, f: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """[(f_i, g_j)] with one allreduce."""
+        local = np.empty((self.n, self.n))
+        _gram_inners(self._rows(f), self._rows(g), self._row_weights, local)
+        return self.layout.comm.allreduce(local)
 
     def gram(self, x) -> np.ndarray:
         return self._state(x)[1]
@@ -218,38 +249,31 @@ class Gramian(Term):
     def value(self, x):
         return float(np.linalg.det(self.gram(x)))
 
-    def _back(self, fields_out: list[np.ndarray]) -> np.ndarray:
-        """Chain rule from d/d(transformed field) to the flat vector."""
+    def _back(self, out: np.ndarray) -> np.ndarray:
+        """Chain rule from d/d(transformed fields) to the flat vector."""
         if self.structural:  # all properties through one ghost exchange
-            back = self.grad.transpose(np.stack(fields_out, axis=2))
-            fields_out = [back[:, k] for k in range(self.n)]
-        return self.group.place([f * self.group.common / self.scale[k] for k, f in enumerate(fields_out)])
+            out = self.grad.transpose(np.ascontiguousarray(out))
+        return self.group.place([out[:, k] * self.group.common / self.scale[k] for k in range(self.n)])
 
     def gradient(self, x):
         f, G = self._state(x)
-        adj = _adjugate(G)
-        out = []
-        for k in range(self.n):
-            s = sum(adj[k, j] * f[j] for j in range(self.n))
-            out.append(2.0 * (self.w[:, None] if self.structural else self.w) * s)
-        return self._back(out)
+        # d det(G) / d f_k = 2 sum_j adj(G)[k, j] w f_j
+        return self._back(self._combine(f, f, np.zeros(self.n), -_adjugate(G).T))
 
     def hessvec(self, x, v):
+        """Gauss-Newton-type product: d/df_k of the gradient with the Gram matrix of
+        the other properties held, (2 w) [det(G_r) dv_k - sum_j (adj(G_r) (f_r, dv_k))_j f_j]."""
         f, G = self._state(x)
         dv = self._fields(v, shift=False)
-        w = self.w[:, None] if self.structural else self.w
         inner = self._inners(f, dv)  # inner[j, k] = (f_j, dv_k)
-        out = []
+        det = np.empty(self.n)
+        C = np.zeros((self.n, self.n))  # C[j, k]: coefficient of f_j in the k-th output
         for k in range(self.n):
             rest = [j for j in range(self.n) if j != k]
             G_rest = G[np.ix_(rest, rest)]
-            term = 2.0 * np.linalg.det(G_rest) * w * dv[k]
-            adj = _adjugate(G_rest)
-            proj = [inner[j, k] for j in rest]
-            coeff = adj @ np.array(proj)
-            term = term - 2.0 * w * sum(c * f[j] for c, j in zip(coeff, rest))
-            out.append(term)
-        return self._back(out)
+            det[k] = np.linalg.det(G_rest)
+            C[rest, k] = _adjugate(G_rest) @ inner[rest, k]
+        return self._back(self._combine(f, dv, det, C))
 
 
 def _adjugate(a: np.ndarray) -> np.ndarray:
