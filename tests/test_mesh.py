@@ -54,6 +54,19 @@ def test_cells_keep_their_region_and_vertices(mesh, serial):
     mine = np.sort(mesh.vertex_coords[mesh.cell_vertices].reshape(-1, 12), axis=1)
     ref = np.sort(serial.coords[serial.cells[mesh.cell_original]].reshape(-1, 12), axis=1)
     assert np.array_equal(mine, ref)
+    assert np.array_equal(mesh.vertex_coords, serial.coords[mesh.vertex_original])
+
+
+def test_cells_are_in_locality_order(mesh, serial):
+    """Loading reorders cells along a Morton curve: consecutive local cells are
+    neighbours, where the file's order jumps across the mesh."""
+    def median_step(centroids):
+        return np.median(np.linalg.norm(np.diff(centroids, axis=0), axis=1))
+
+    size = np.median(mesh.volume) ** (1 / 3)
+    assert median_step(mesh.centroid) < 2.5 * size
+    file_centroids = serial.coords[serial.cells].mean(axis=1)
+    assert median_step(file_centroids) > 2 * median_step(mesh.centroid)
 
 
 def test_boundary_areas(mesh):
