@@ -36,7 +36,10 @@ import numpy as np
 from mpi4py import MPI
 
 from ..mesh.mesh import TET_EDGES, Mesh
+from ..mesh.order import first_appearance, morton_order
+from ..mesh.plex import or_over_ranks
 from ..petsc import IntType, PETSc, mat_preallocate_coo_local, mat_set_values_coo
+from .assembly import sorted_pattern
 from .dofs import DistributedDofs
 
 _jit = numba.njit(cache=True, nogil=True)
@@ -82,7 +85,7 @@ class EdgeSpace(DistributedDofs):
         self.n_local = n_edges
         self.n_global = mesh.n_edges_global
         self.global_offset = int(self.comm.exscan(self.n_owned) or 0)
-        self.cell_order = _morton_order(mesh.centroid)  #: traversal order of the local cells
+        self.cell_order = morton_order(mesh.centroid)  #: traversal order of the local cells
         # the six edges of each cell (TET_EDGES order) from the DMPlex cones, in traversal
         # order; Mesh.cell_edges gives the same but caches 60 bytes per edge on the mesh
         ends = np.take(mesh.cell_vertices, self.cell_order, axis=0)
@@ -91,7 +94,7 @@ class EdgeSpace(DistributedDofs):
         #: (n_cells, 4) local mesh vertices of each cell, traversal order (nodal kernels)
         self.kernel_vertices = ends.astype(np.int32 if len(mesh.vertex_coords) < 2 ** 31 else np.int64)
         del ends
-        local = _first_appearance(edges.ravel(), owned, self.n_owned)
+        local = first_appearance(edges.ravel(), owned, self.n_owned)
         self.edge_dof = local  #: local dof of each mesh edge
         e0 = mesh.dm.getDepthStratum(1)[0]
         numbers = np.where(owned, self.global_offset + local, -1)
@@ -111,7 +114,7 @@ class EdgeSpace(DistributedDofs):
         v_owned = mesh.vertex_owned
         self.n_vertices_owned = int(v_owned.sum())
         vertex_offset = int(self.comm.exscan(self.n_vertices_owned) or 0)
-        vlocal = _first_appearance(self.dof_vertices.ravel(), v_owned, self.n_vertices_owned)
+        vlocal = first_appearance(self.dof_vertices.ravel(), v_owned, self.n_vertices_owned)
         v0 = mesh.dm.getDepthStratum(0)[0]
         #: global number of each local mesh vertex in the discrete gradient's column space
         self.vertex_global = _bcast_from_owners(mesh.dm, v0, np.where(v_owned, vertex_offset + vlocal, -1))
@@ -151,12 +154,13 @@ class EdgeSpace(DistributedDofs):
             flags[mesh.face_edges[mesh.boundary(side).face].ravel()] = True
         e0, e1 = mesh.dm.getDepthStratum(1)
         mask = np.zeros(self.n_local, bool)
-        mask[self.edge_dof] = _or_over_ranks(mesh.dm, e0, flags)
+        mask[self.edge_dof] = or_over_ranks(mesh.dm, np.arange(e0, e1), flags)
         return mask
 
     def vertex_flags_or(self, flags: np.ndarray) -> np.ndarray:
         """Collective: a per-local-vertex flag OR-ed over every rank holding the vertex."""
-        return _or_over_ranks(self.mesh.dm, self.mesh.dm.getDepthStratum(0)[0], flags)
+        v0, v1 = self.mesh.dm.getDepthStratum(0)
+        return or_over_ranks(self.mesh.dm, np.arange(v0, v1), flags)
 
     # ---------------------------------------------------------------- AMS data
     def discrete_gradient(self) -> PETSc.Mat:
@@ -182,68 +186,6 @@ class EdgeSpace(DistributedDofs):
             vec.getArray()[:] = mesh.vertex_coords[order, k]
             out.append(vec)
         return out
-
-
-def _morton_order(points: np.ndarray) -> np.ndarray:
-    """Permutation sorting points along a Morton (Z-order) curve, 21 bits per axis."""
-    if len(points) == 0:
-        return np.zeros(0, np.int64)
-    lo, hi = points.min(axis=0), points.max(axis=0)
-    scale = (2 ** 21 - 1) / np.maximum(hi - lo, 1e-300)
-    q = ((points - lo) * scale).astype(np.uint64)
-    return np.argsort(_morton_codes(q), kind="stable")
-
-
-@_jit
-def _spread3(v):
-    """The low 21 bits of v spread to every third bit (bit b -> bit 3 b)."""
-    v &= np.uint64(0x1FFFFF)
-    v = (v | (v << np.uint64(32))) & np.uint64(0x1F00000000FFFF)
-    v = (v | (v << np.uint64(16))) & np.uint64(0x1F0000FF0000FF)
-    v = (v | (v << np.uint64(8))) & np.uint64(0x100F00F00F00F00F)
-    v = (v | (v << np.uint64(4))) & np.uint64(0x10C30C30C30C30C3)
-    v = (v | (v << np.uint64(2))) & np.uint64(0x1249249249249249)
-    return v
-
-
-@_jit
-def _morton_codes(q):
-    out = np.empty(q.shape[0], np.uint64)
-    for n in range(q.shape[0]):
-        out[n] = _spread3(q[n, 0]) | (_spread3(q[n, 1]) << np.uint64(1)) | (_spread3(q[n, 2]) << np.uint64(2))
-    return out
-
-
-def _first_appearance(items: np.ndarray, owned: np.ndarray, n_owned: int) -> np.ndarray:
-    """Local number of each of ``len(owned)`` entities: owned ones 0 .. n_owned - 1 in
-    order of first appearance in ``items``, then the others likewise (entities that
-    never appear go last in their group, in index order)."""
-    return _first_appearance_kernel(np.ascontiguousarray(items, dtype=np.int64), owned.astype(np.bool_), n_owned)
-
-
-@_jit
-def _first_appearance_kernel(items, owned, n_owned):
-    n = owned.shape[0]
-    out = np.full(n, -1, np.int64)
-    next_own, next_other = 0, n_owned
-    for a in range(items.shape[0]):
-        e = items[a]
-        if out[e] < 0:
-            if owned[e]:
-                out[e] = next_own
-                next_own += 1
-            else:
-                out[e] = next_other
-                next_other += 1
-    for e in range(n):
-        if out[e] < 0:
-            if owned[e]:
-                out[e] = next_own
-                next_own += 1
-            else:
-                out[e] = next_other
-                next_other += 1
-    return out
 
 
 def _bcast_from_owners(dm, start: int, values: np.ndarray) -> np.ndarray:
@@ -286,7 +228,7 @@ class VertexStiffness:
         ``identity_rows`` are owned global vertex numbers."""
         kc = self.space.kernel
         values = np.zeros(self.nnz)
-        stiffness_scatter(kc.grad, kc.volume, self.space.kernel_vertices, coef, self.rowptr, self.slots, values)
+        vertex_stiffness_scatter(kc.grad, kc.volume, self.space.kernel_vertices, coef, self.rowptr, self.slots, values)
         mat_set_values_coo(self.mat, values)
         self.mat.zeroRowsColumns(identity_rows, 1.0)
         return self.mat
@@ -296,8 +238,11 @@ class VertexStiffness:
 
 
 @_jit
-def stiffness_scatter(grad, volume, vertices, coef, rowptr, slots, values):
-    """Scatter the P1 stiffness matrices (coefficient ``coef`` per cell) into ``values``."""
+def vertex_stiffness_scatter(grad, volume, vertices, coef, rowptr, slots, values):
+    """Scatter the P1 stiffness matrices (coefficient ``coef`` per cell) into ``values``.
+    The nodal spaces' ``kernels.stiffness_scatter`` does the same with absolute 64-bit
+    slots; here the one-byte in-row slots of :func:`sorted_pattern` keep the MT
+    solver within its memory budget per edge."""
     for c in range(vertices.shape[0]):
         w = coef[c] * volume[c]
         for a in range(4):
@@ -354,90 +299,6 @@ class EdgePattern:
         rows = np.repeat(np.arange(space.n_local, dtype=IntType), np.diff(rowptr))
         self.mat = space.create_matrix()
         mat_preallocate_coo_local(self.mat, rows, cols)
-
-
-def sorted_pattern(n_rows: int, dofs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rowptr, cols, slots): the CSR pattern (columns sorted in each row) of the dofs
-    sharing a row of ``dofs`` (cells x up to 8 local dofs), and each element entry's
-    position *within its row*, ``slots[c, k, l]`` (entry (dofs[c, k], dofs[c, l]) is at
-    ``rowptr[dofs[c, k]] + slots[c, k, l]``).  The slots are one byte while rows have
-    at most 256 entries (always, on tetrahedral meshes of sane quality), two otherwise:
-    a quarter of absolute 32-bit positions."""
-    if dofs.shape[1] > 8:
-        raise ValueError("at most 8 dofs per cell")
-    if n_rows + dofs.shape[0] * dofs.shape[1] ** 2 >= 2 ** 31:
-        raise ValueError("too many cells on one rank for 32-bit indices; use more ranks")
-    slots = np.empty((dofs.shape[0], dofs.shape[1], dofs.shape[1]), np.uint16)
-    rowptr, cols, longest = _sorted_pattern(n_rows, dofs, slots)
-    if longest > 65536:
-        raise ValueError(f"a matrix row has {longest} entries: the mesh is degenerate")
-    if longest <= 256:
-        slots = slots.astype(np.uint8)
-    return rowptr, cols, slots
-
-
-@_jit
-def _sorted_pattern(n_rows, dofs, slots):
-    """Fills ``slots`` (positions within rows) and returns (rowptr, cols, longest row).
-    Rows are built one at a time from the dof's cells, with a marker array for
-    de-duplication and insertion into the sorted row."""
-    nc, m = dofs.shape
-    first = np.zeros(n_rows + 1, np.int64)  # incidence: the (cell, local index) pairs of each dof
-    for k in range(nc):
-        for i in range(m):
-            first[dofs[k, i] + 1] += 1
-    for r in range(n_rows):
-        first[r + 1] += first[r]
-    fill = first[:-1].copy()
-    inc = np.empty(first[n_rows], np.int64)  # cell * 8 + local index (m <= 8)
-    for k in range(nc):
-        for i in range(m):
-            r = dofs[k, i]
-            inc[fill[r]] = (k << 3) | i
-            fill[r] += 1
-    mark = np.full(n_rows, -1, np.int64)
-    pos = np.empty(n_rows, np.int64)
-    rowptr = np.zeros(n_rows + 1, np.int64)
-    cols = np.empty(n_rows + nc * m * (m - 1), dofs.dtype)  # room enough: a cell adds at most m (m - 1)
-    nnz = 0
-    longest = 0
-    for r in range(n_rows):
-        start = nnz
-        for a in range(first[r], first[r + 1]):
-            k = inc[a] >> 3
-            for j in range(m):
-                c = dofs[k, j]
-                if mark[c] != r:
-                    mark[c] = r
-                    b = nnz
-                    while b > start and cols[b - 1] > c:
-                        cols[b] = cols[b - 1]
-                        b -= 1
-                    cols[b] = c
-                    nnz += 1
-        longest = max(longest, nnz - start)
-        for b in range(start, nnz):
-            pos[cols[b]] = b - start
-        for a in range(first[r], first[r + 1]):
-            k, i = inc[a] >> 3, inc[a] & 7
-            for j in range(m):
-                slots[k, i, j] = pos[dofs[k, j]]
-        rowptr[r + 1] = nnz
-    return rowptr, cols[:nnz].copy(), longest
-
-
-def _or_over_ranks(dm, start: int, flags: np.ndarray) -> np.ndarray:
-    """OR of a flag on the DMPlex points start, start + 1, ... over the ranks sharing them."""
-    data = np.zeros(dm.getChart()[1], np.int64)
-    data[start:start + len(flags)] = flags
-    sf = dm.getPointSF()
-    roots = data.copy()
-    sf.reduceBegin(MPI.INT64_T, data, roots, MPI.MAX)
-    sf.reduceEnd(MPI.INT64_T, data, roots, MPI.MAX)
-    out = roots.copy()
-    sf.bcastBegin(MPI.INT64_T, roots, out, MPI.REPLACE)
-    sf.bcastEnd(MPI.INT64_T, roots, out, MPI.REPLACE)
-    return out[start:start + len(flags)].astype(bool)
 
 
 # ------------------------------------------------------------------- element kernels

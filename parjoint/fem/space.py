@@ -15,6 +15,8 @@ import numpy as np
 from mpi4py import MPI
 
 from ..mesh.mesh import TET_EDGES, Mesh
+from ..mesh.order import first_appearance
+from ..mesh.plex import or_over_ranks, sf_graph
 from ..petsc import IntType, PETSc
 from .dofs import DistributedDofs
 
@@ -46,11 +48,9 @@ class NodalSpace(DistributedDofs):
             entity_points.append(e0 + np.arange(ne))
             used.append(used_e)
         points = np.concatenate(entity_points)
-        used = _share_across_ranks(dm, points, np.concatenate(used))
+        used = or_over_ranks(dm, points, np.concatenate(used))
 
         owned_point = np.ones(dm.getChart()[1], bool)
-        from ..mesh.plex import sf_graph
-
         leaves, _ = sf_graph(dm.getPointSF(), dm.getChart()[1])
         owned_point[leaves] = False
         owned = owned_point[points] & used
@@ -67,13 +67,11 @@ class NodalSpace(DistributedDofs):
         cell_entities = [mesh.cell_vertices[self.cells]]
         if order == 2:
             cell_entities.append(nv + edges[self.cells])
-        touched, first_touch = np.unique(np.concatenate(cell_entities, axis=1).ravel(), return_index=True)
-        rank = np.full(len(points), len(points), np.int64)  # entities no cell touches go last
-        rank[touched] = first_touch
+        in_space = np.flatnonzero(used)
+        compact = np.full(len(points), -1, np.int64)
+        compact[in_space] = np.arange(len(in_space))
         local = np.full(len(points), -1, np.int64)
-        for sel, start in ((owned, 0), (ghost, n_owned)):
-            idx = np.flatnonzero(sel)
-            local[idx[np.argsort(rank[idx], kind="stable")]] = start + np.arange(len(idx))
+        local[in_space] = first_appearance(compact[np.concatenate(cell_entities, axis=1)], owned[in_space], n_owned)
         self.n_local = n_owned + int(ghost.sum())
         glob = np.full(dm.getChart()[1], -1, np.int64)
         glob[points[owned]] = first + local[owned]
@@ -121,21 +119,6 @@ class NodalSpace(DistributedDofs):
         glob.set(0.0)
         scatter.scatter(loc, glob, PETSc.InsertMode.ADD, PETSc.ScatterMode.REVERSE)
         return glob.getArray(readonly=True).reshape(self.n_owned, S).copy()
-
-
-def _share_across_ranks(dm: PETSc.DMPlex, points: np.ndarray, flags: np.ndarray) -> np.ndarray:
-    """OR of a per-point flag over every rank that holds the point."""
-    pend = dm.getChart()[1]
-    data = np.zeros(pend, np.int64)
-    data[points] = flags
-    sf = dm.getPointSF()
-    roots = data.copy()
-    sf.reduceBegin(MPI.INT64_T, data, roots, MPI.MAX)
-    sf.reduceEnd(MPI.INT64_T, data, roots, MPI.MAX)
-    out = roots.copy()
-    sf.bcastBegin(MPI.INT64_T, roots, out, MPI.REPLACE)
-    sf.bcastEnd(MPI.INT64_T, roots, out, MPI.REPLACE)
-    return out[points].astype(bool)
 
 
 __all__ = ["NodalSpace", "TET_EDGES"]

@@ -33,7 +33,8 @@ def load_mesh(path: str, comm: MPI.Comm | None = None, partitioner: str | None =
 
 def _load_msh(path: str, comm: MPI.Comm, partitioner: str | None) -> Mesh:
     from .gmsh_reader import read_msh
-    from .plex import create_serial_plex, distribute, locality_order, set_region_label
+    from .order import locality_order
+    from .plex import create_serial_plex, distribute, set_region_label
 
     data = None
     with agree_on_errors(comm):
@@ -44,7 +45,7 @@ def _load_msh(path: str, comm: MPI.Comm, partitioner: str | None) -> Mesh:
     names = comm.bcast(data.region_names if data is not None else None)
     if comm.rank == 0:
         cell_order, vertex_order = locality_order(data.cells, data.coords)
-        new_vertex = np.empty(len(vertex_order), np.int64)
+        new_vertex = np.empty(len(vertex_order), np.int64)  # inverse of vertex_order
         new_vertex[vertex_order] = np.arange(len(vertex_order))
         cells, coords = new_vertex[data.cells[cell_order]], data.coords[vertex_order]
         region = data.cell_region[cell_order]

@@ -30,28 +30,6 @@ def petsc_orientation(cells: np.ndarray, coords: np.ndarray) -> np.ndarray:
     return out, det
 
 
-def locality_order(cells: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cell and vertex orders that keep neighbours close in memory: cells along a
-    Morton (Z-order) curve of their centroids, vertices in the order the cells first
-    touch them.  Mesh generators emit tetrahedra in no spatial order; with this one
-    the element scatters, sparsity patterns and matrix products of every physics
-    touch memory almost sequentially.  Returns (cell_order, vertex_order): new index
-    i holds old cell cell_order[i] and old vertex vertex_order[i]."""
-    centroid = coords[cells].mean(axis=1)
-    lo, span = centroid.min(axis=0), np.ptp(centroid, axis=0)
-    q = ((centroid - lo) / np.where(span > 0, span, 1.0) * 2097151).astype(np.uint64)  # 21 bits per axis
-    key = np.zeros(len(cells), np.uint64)
-    for bit in range(21):
-        for axis in range(3):
-            key |= ((q[:, axis] >> np.uint64(bit)) & np.uint64(1)) << np.uint64(3 * bit + axis)
-    cell_order = np.argsort(key, kind="stable")
-    touched, first = np.unique(cells[cell_order].ravel(), return_index=True)
-    rank = np.full(len(coords), len(coords) * 4, np.int64)  # unused vertices last, in file order
-    rank[touched] = first
-    vertex_order = np.lexsort((np.arange(len(coords)), rank))
-    return cell_order, vertex_order
-
-
 def create_serial_plex(comm: MPI.Comm, cells: np.ndarray | None, coords: np.ndarray | None,
                        source: str) -> PETSc.DMPlex:
     """Collective: a DMPlex holding the whole mesh on rank 0 (empty elsewhere).
@@ -145,3 +123,17 @@ def sf_graph(sf: PETSc.SF, n_points: int) -> tuple[np.ndarray, np.ndarray]:
     ilocal = np.arange(len(iremote)) if ilocal is None else np.asarray(ilocal, np.int64)
     assert len(ilocal) == 0 or ilocal.max() < n_points
     return ilocal, iremote
+
+
+def or_over_ranks(dm: PETSc.DMPlex, points: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """Collective: OR of a flag on DMPlex ``points`` over every rank holding them."""
+    data = np.zeros(dm.getChart()[1], np.int64)
+    data[points] = flags
+    sf = dm.getPointSF()
+    roots = data.copy()
+    sf.reduceBegin(MPI.INT64_T, data, roots, MPI.MAX)
+    sf.reduceEnd(MPI.INT64_T, data, roots, MPI.MAX)
+    out = roots.copy()
+    sf.bcastBegin(MPI.INT64_T, roots, out, MPI.REPLACE)
+    sf.bcastEnd(MPI.INT64_T, roots, out, MPI.REPLACE)
+    return out[points].astype(bool)
