@@ -127,14 +127,20 @@ def dc_halfspace(path: str, electrodes: np.ndarray, h_electrode: float, h_far: f
             fields.append(ball)
         low = field.add("Min")
         field.setNumbers(low, "FieldsList", fields)
-        field.setAsBackgroundMesh(low)
-        for option in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
-            gmsh.option.setNumber(f"Mesh.{option}", 0)
-        gmsh.option.setNumber("Mesh.Algorithm3D", 10)
-        gmsh.option.setNumber("General.NumThreads", 1)
-        gmsh.model.mesh.generate(3)
-        gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
-        gmsh.option.setNumber("Mesh.Binary", 1)
-        gmsh.write(path)
+        generate_and_write(gmsh, low, path)
     finally:
         gmsh.finalize()
+
+
+def generate_and_write(gmsh, background: int, path: str, binary: bool = True) -> None:
+    """Mesh the gmsh model in 3-D with ``background`` as the only size field (the
+    settings every test mesh uses: HXT, one thread) and write MSH 4.1 to ``path``."""
+    gmsh.model.mesh.field.setAsBackgroundMesh(background)
+    for option in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
+        gmsh.option.setNumber(f"Mesh.{option}", 0)
+    gmsh.option.setNumber("Mesh.Algorithm3D", 10)
+    gmsh.option.setNumber("General.NumThreads", 1)
+    gmsh.model.mesh.generate(3)
+    gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
+    gmsh.option.setNumber("Mesh.Binary", 1 if binary else 0)
+    gmsh.write(path)

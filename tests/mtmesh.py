@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from meshgen import generate_and_write
+
 
 def layered_box(path: str, stations: np.ndarray, interfaces=(), half: float = 400.0, depth: float = 3000.0,
                 air: float = 3000.0, h0: float = 12.0, growth: float = 0.25, air_growth: float = 0.5,
@@ -73,14 +75,6 @@ def layered_box(path: str, stations: np.ndarray, interfaces=(), half: float = 40
             fields.append(box)
         low = field.add("Min")
         field.setNumbers(low, "FieldsList", fields)
-        field.setAsBackgroundMesh(low)
-        for option in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
-            gmsh.option.setNumber(f"Mesh.{option}", 0)
-        gmsh.option.setNumber("Mesh.Algorithm3D", 10)
-        gmsh.option.setNumber("General.NumThreads", 1)
-        gmsh.model.mesh.generate(3)
-        gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
-        gmsh.option.setNumber("Mesh.Binary", 1)
-        gmsh.write(path)
+        generate_and_write(gmsh, low, path)
     finally:
         gmsh.finalize()

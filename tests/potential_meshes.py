@@ -7,6 +7,8 @@ approximation for a sphere (its volume is measured from the mesh).
 
 from __future__ import annotations
 
+from meshgen import generate_and_write
+
 
 def body_mesh(path: str, body: str, size: tuple, h_body: float, outer: float, h_outer: float) -> None:
     """``body`` = "box" with ``size`` = (lo, hi) corners, or "sphere" with (centre, radius);
@@ -35,13 +37,6 @@ def body_mesh(path: str, body: str, size: tuple, h_body: float, outer: float, h_
         field.setNumber(inside, "VIn", h_body)
         field.setNumber(inside, "VOut", h_outer)
         field.setNumbers(inside, "VolumesList", [volumes[0][1]])
-        field.setAsBackgroundMesh(inside)
-        for option in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
-            gmsh.option.setNumber(f"Mesh.{option}", 0)
-        gmsh.option.setNumber("Mesh.Algorithm3D", 10)
-        gmsh.option.setNumber("General.NumThreads", 1)
-        gmsh.model.mesh.generate(3)
-        gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
-        gmsh.write(path)
+        generate_and_write(gmsh, inside, path, binary=False)
     finally:
         gmsh.finalize()

@@ -19,20 +19,22 @@ from __future__ import annotations
 from ..errors import InputError
 from ..petsc import PETSc
 
+#: CG + BoomerAMG for a 3-D scalar diffusion operator (also the MT divergence correction's)
+AMG_OPTIONS = {
+    "ksp_type": "cg",
+    "ksp_rtol": "1e-10",
+    "ksp_atol": "1e-50",
+    "ksp_max_it": "500",
+    "pc_type": "hypre",
+    "pc_hypre_type": "boomeramg",
+    "pc_hypre_boomeramg_strong_threshold": "0.5",
+    "pc_hypre_boomeramg_coarsen_type": "HMIS",
+    "pc_hypre_boomeramg_interp_type": "ext+i",
+    "pc_hypre_boomeramg_P_max": "4",
+    "pc_hypre_boomeramg_agg_nl": "0",
+}
 _DEFAULTS = {
-    "amg": {
-        "ksp_type": "cg",
-        "ksp_rtol": "1e-10",
-        "ksp_atol": "1e-50",
-        "ksp_max_it": "500",
-        "pc_type": "hypre",
-        "pc_hypre_type": "boomeramg",
-        "pc_hypre_boomeramg_strong_threshold": "0.5",
-        "pc_hypre_boomeramg_coarsen_type": "HMIS",
-        "pc_hypre_boomeramg_interp_type": "ext+i",
-        "pc_hypre_boomeramg_P_max": "4",
-        "pc_hypre_boomeramg_agg_nl": "0",
-    },
+    "amg": AMG_OPTIONS,
     "mumps": {
         "ksp_type": "preonly",
         "pc_type": "cholesky",

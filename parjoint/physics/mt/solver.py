@@ -68,6 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import InputError
+from ...fem.solvers import AMG_OPTIONS
 from ...petsc import PETSc
 
 METHODS = ("ams", "mumps")
@@ -88,17 +89,7 @@ _DEFAULTS = {
 }
 # INFOG(1) of MUMPS workspace shortages, all cured by a larger ICNTL(14)
 _MUMPS_WORKSPACE_ERRORS = (-8, -9, -11, -12, -14, -15, -17, -20)
-_DIV_DEFAULTS = {
-    "ksp_type": "cg",
-    "ksp_rtol": "1e-8",
-    "ksp_max_it": "200",
-    "pc_type": "hypre",
-    "pc_hypre_type": "boomeramg",
-    "pc_hypre_boomeramg_strong_threshold": "0.5",
-    "pc_hypre_boomeramg_coarsen_type": "HMIS",
-    "pc_hypre_boomeramg_interp_type": "ext+i",
-    "pc_hypre_boomeramg_P_max": "4",
-}
+_DIV_DEFAULTS = {**AMG_OPTIONS, "ksp_rtol": "1e-8", "ksp_max_it": "200"}
 _AMS_DEFAULTS = {
     "pc_type": "hypre",
     "pc_hypre_type": "ams",
