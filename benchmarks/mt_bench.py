@@ -16,7 +16,7 @@ rank count an MPI job measures, with the default solver (FGMRES + PRESB/AMS, rto
 * then peak resident memory: per rank, in total, and the solver's share, the peak
   minus what the process held once the mesh was loaded (Python, PETSc, the mesh);
 * first assembly of the edge system (edge numbering and orientation from the mesh
-  cones, boundary flags, COO pattern and PETSc preallocation, curl-curl and mass
+  cones, boundary flags, pattern and PETSc matrices, curl-curl and mass
   values, H = C + W and W) and re-assembly for a new model (mass kernel, both
   matrices' values), in cells per second per rank, from wall time and from the
   busiest rank's CPU time (the machine may be shared: the JSON keeps the load average).
@@ -101,8 +101,8 @@ def ams_worker(args) -> dict:
     import numpy as np
     from mpi4py import MPI
 
-    from parjoint.fem.nedelec import EdgePattern, EdgeSpace, curl_mass_scatter
-    from parjoint.petsc import PETSc, mat_set_values_coo
+    from parjoint.fem.assembly import Pattern
+    from parjoint.fem.nedelec import EdgeSpace, curl_mass_scatter
     from parjoint.physics.mt.layered import MU0
 
     comm, mesh, sim, m, baseline = _setup(args.worker, FREQUENCIES, "ams", "bams_")
@@ -127,31 +127,33 @@ def ams_worker(args) -> dict:
     wmu = 2 * np.pi * MU0
 
     def first():
-        """Numbering, boundary flags, COO pattern, curl-curl and mass values, H and W."""
+        """Numbering, boundary flags, pattern and PETSc matrices, curl-curl and mass values, H and W."""
         space = EdgeSpace(mesh)
         fixed = space.outer_boundary()
-        pattern = EdgePattern(space)
+        pattern = Pattern(space, space.kernel.dofs)
         C, M = np.zeros(pattern.nnz), np.zeros(pattern.nnz)
-        curl_mass_scatter(*space.kernel, space.to_kernel(sigma), fixed, pattern.rowptr, pattern.slots, C, M)
-        mat_set_values_coo(pattern.mat, M)
-        W = pattern.mat.duplicate(copy=True)
-        W.scale(wmu)
-        mat_set_values_coo(pattern.mat, C)
-        pattern.mat.axpy(1.0, W, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
-        return pattern.mat, W
+        curl_mass_scatter(*space.kernel, sigma, fixed, pattern.rowptr, pattern.within, C, M)
+        H, W = pattern.new_matrix(), pattern.new_matrix()
+        w = pattern.gather(M, Pattern.array(W))
+        w *= wmu
+        np.add(pattern.gather(C), w, out=Pattern.array(H))
+        W.assemble(), H.assemble()
+        return pattern, H, W
 
-    for matrix in first():  # once untimed: numba loads the compiled kernels on first use
-        matrix.destroy()
+    def destroy(pattern, H, W):
+        H.destroy(), W.destroy(), pattern.destroy()
+
+    destroy(*first())  # once untimed: numba loads the compiled kernels on first use
     firsts = []
     for _ in range(2):
-        (H, W), t, cpu = _timed(comm, first)
-        H.destroy(), W.destroy()
+        made, t, cpu = _timed(comm, first)
+        destroy(*made)
         firsts.append((t, cpu))
     t_first, cpu_first = min(firsts)
     # re-assembly for a new model, as in an inversion: the mass kernel, then H and W
     rng = np.random.default_rng(0)
     models = [m + 0.1 * rng.standard_normal(len(m)) for _ in range(3)]
-    system = problem.system(len(FREQUENCIES) - 1)  # the one system (keep_systems=False): H is the template
+    system = problem.system(len(FREQUENCIES) - 1)  # the one system (keep_systems=False)
     res = []
     for model in models:
         _, t, cpu = _timed(comm, lambda: (problem._set_model(model), problem._fill(system.H, system.W, wmu)))
@@ -171,7 +173,7 @@ def mumps_worker(args) -> dict:
     """MUMPS at 1 Hz: the full factorization, or (--analysis) only its memory estimate."""
     import numpy as np
 
-    from parjoint.petsc import PETSc, mat_set_values_coo
+    from parjoint.petsc import PETSc
     from parjoint.physics.mt.layered import MU0
     from parjoint.physics.mt.solver import assemble_block
 
@@ -181,9 +183,7 @@ def mumps_worker(args) -> dict:
     out = {"ranks": comm.size, "cells": mesh.n_cells_global, "edges": mesh.n_edges_global}
     problem._set_model(m)
     if args.analysis:
-        H = problem.template
-        mat_set_values_coo(H, problem._C)  # assembled before it is duplicated, as in FrequencyProblem.system
-        W = H.duplicate(copy=False)
+        H, W = problem.pattern.new_matrix(), problem.pattern.new_matrix()
         problem._fill(H, W, 2 * np.pi * MU0)
         block = assemble_block(H, W)
         pc = PETSc.PC().create(comm=comm)

@@ -79,10 +79,6 @@ def _check(ierr: int, name: str) -> None:
 _create_from_dag = _bind("DMPlexCreateFromDAG", _ptr, _int, _ptr, _ptr, _ptr, _ptr, _ptr)
 _get_cones = _bind("DMPlexGetCones", _ptr, ctypes.POINTER(ctypes.POINTER(_int)))
 _get_orients = _bind("DMPlexGetConeOrientations", _ptr, ctypes.POINTER(ctypes.POINTER(_int)))
-_count = ctypes.c_int64  # PetscCount (ptrdiff_t)
-_coo_preallocate = _bind("MatSetPreallocationCOOLocal", _ptr, _count, _ptr, _ptr)
-_coo_values = _bind("MatSetValuesCOO", _ptr, _ptr, ctypes.c_int)
-_INSERT_VALUES = 1
 _check_fns = {
     "symmetry": _bind("DMPlexCheckSymmetry", _ptr),
     "skeleton": _bind("DMPlexCheckSkeleton", _ptr, _int),
@@ -121,21 +117,6 @@ def plex_cones(dm) -> tuple[np.ndarray, np.ndarray]:
         _check(getter(dm.handle, ctypes.byref(ptr)), name)
         out.append(np.ctypeslib.as_array(ptr, shape=(n,)).copy() if n else np.zeros(0, IntType))
     return out[0], out[1]
-
-
-def mat_preallocate_coo_local(mat, rows: np.ndarray, cols: np.ndarray) -> None:
-    """``MatSetPreallocationCOOLocal``: the nonzero pattern from (row, col) pairs in
-    local numbering (the matrix's local-to-global map); repeated pairs are summed."""
-    # PETSc overwrites the index arrays it is given: hand it copies
-    i = np.array(rows, dtype=IntType, copy=True)
-    j = np.array(cols, dtype=IntType, copy=True)
-    _check(_coo_preallocate(mat.handle, len(i), i.ctypes.data, j.ctypes.data), "MatSetPreallocationCOOLocal")
-
-
-def mat_set_values_coo(mat, values: np.ndarray) -> None:
-    """``MatSetValuesCOO`` (insert): new values for the pattern given at preallocation."""
-    v = np.ascontiguousarray(values, dtype=ScalarType)
-    _check(_coo_values(mat.handle, v.ctypes.data, _INSERT_VALUES), "MatSetValuesCOO")
 
 
 def plex_check(dm, what: str) -> int:

@@ -16,9 +16,9 @@ from mpi4py import MPI
 
 from mtmesh import layered_box
 from parjoint.fem.assembly import Pattern
-from parjoint.fem.nedelec import EdgePattern, EdgeSpace, curl_mass_scatter
+from parjoint.fem.nedelec import EdgeSpace, curl_mass_scatter
 from parjoint.mesh import load_mesh
-from parjoint.petsc import PETSc, mat_set_values_coo
+from parjoint.petsc import PETSc
 from parjoint.physics.mt.boundary import BoundaryValues
 from parjoint.physics.mt.layered import MU0, layered_field, layered_impedance
 
@@ -38,14 +38,11 @@ def mesh_path(shared_dir, comm):
 def _assembled(mesh, sigma):
     """The curl-curl and mass matrices, assembled into PETSc through the edge pattern."""
     space = EdgeSpace(mesh)
-    pattern = EdgePattern(space)
+    pattern = Pattern(space, space.kernel.dofs)
     C, M = np.zeros(pattern.nnz), np.zeros(pattern.nnz)
-    curl_mass_scatter(*space.kernel, space.to_kernel(sigma), np.zeros(space.n_local, bool), pattern.rowptr,
-                      pattern.slots, C, M)
-    mat_set_values_coo(pattern.mat, C)
-    C_mat = pattern.mat.duplicate(copy=True)
-    mat_set_values_coo(pattern.mat, M)
-    return space, pattern, C_mat, pattern.mat
+    curl_mass_scatter(*space.kernel, sigma, np.zeros(space.n_local, bool), pattern.rowptr,
+                      pattern.within, C, M)
+    return space, pattern, pattern.fill(pattern.new_matrix(), C), pattern.fill(pattern.new_matrix(), M)
 
 
 def _global(space, local):
@@ -77,18 +74,7 @@ def test_element_matrices_exact_for_linear_fields(mesh_path):
     assert e.dot(y) == pytest.approx(energy, rel=1e-11)
     C_mat.mult(e, y)
     assert e.dot(y) == pytest.approx(4 * (b @ b) * mesh.volume.sum(), rel=1e-11)
-    # the edge pattern (sorted rows, one-byte slots within rows) assembles what the generic pattern does
-    assert pattern.slots.dtype == np.uint8
-    generic = Pattern(space, space.kernel.dofs)
-    C2, M2 = np.zeros(len(generic.cols)), np.zeros(len(generic.cols))
-    within = generic.cell_slots - generic.rowptr[space.kernel.dofs][:, :, None]
-    curl_mass_scatter(*space.kernel, space.to_kernel(sigma), np.zeros(space.n_local, bool), generic.rowptr, within,
-                      C2, M2)
-    generic.values[:] = M2
-    diff = generic.commit().copy()
-    diff.axpy(-1.0, M_mat)
-    assert diff.norm() < 1e-14 * M_mat.norm()
-    assert pattern.nnz == len(generic.cols)
+    assert pattern.within.dtype == np.uint8  # one-byte slots within rows
 
 
 @pytest.mark.mpi

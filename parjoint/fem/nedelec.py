@@ -19,8 +19,8 @@ matrices of a cell of volume V are (edges k = (i, j), l = (p, q))
     mass       M_kl = s_k s_l (m_ip G_jq - m_iq G_jp - m_jp G_iq + m_jq G_ip)    [m]
 
 Kernels here compute them on the fly in compiled loops (numba), so nothing loops over
-cells in Python; they take the per-cell arrays of :attr:`EdgeSpace.kernel` (cells in a
-cache-friendly traversal order, see :class:`EdgeSpace`), and per-cell coefficients and
+cells in Python; they take the per-cell arrays of :attr:`EdgeSpace.kernel` (mesh cell
+order, which loading makes a space-filling-curve order), and per-cell coefficients and
 results in that order.  :class:`EdgeSpace` numbers the edge dofs across ranks (owned
 first, then ghosts, like :class:`~parjoint.fem.space.NodalSpace`) and builds the
 discrete gradient G (edges x vertices, -1 at the edge's first and +1 at its second
@@ -36,10 +36,10 @@ import numpy as np
 from mpi4py import MPI
 
 from ..mesh.mesh import TET_EDGES, Mesh
-from ..mesh.order import first_appearance, morton_order
+from ..mesh.order import first_appearance
 from ..mesh.plex import or_over_ranks
-from ..petsc import IntType, PETSc, mat_preallocate_coo_local, mat_set_values_coo
-from .assembly import sorted_pattern
+from ..petsc import IntType, PETSc
+from .assembly import Pattern
 from .dofs import DistributedDofs
 
 _jit = numba.njit(cache=True, nogil=True)
@@ -48,7 +48,7 @@ _EJ = TET_EDGES[:, 1].copy()
 
 
 class KernelCells(NamedTuple):
-    """Per-cell arrays of a rank's cells in the kernels' traversal order."""
+    """Per-cell arrays of a rank's cells (mesh cell order) for the compiled kernels."""
 
     grad: np.ndarray  #: (n, 4, 3) barycentric gradients
     volume: np.ndarray  #: (n,)
@@ -59,22 +59,18 @@ class KernelCells(NamedTuple):
 class EdgeSpace(DistributedDofs):
     """Lowest-order Nedelec dofs on every edge of the mesh (air included).
 
-    Numbering for locality.  The element kernels visit a rank's cells in the order
-    of a space-filling (Morton) curve through their centroids (``cell_order``), and
-    the local dofs are the owned edges in order of first appearance along that
-    traversal, then the ghost edges likewise.  Global numbers are contiguous per rank
-    (``global_offset + local`` for owned dofs; ghosts learn theirs from the owner).
-    The mesh's own edge numbering follows the DMPlex point order, which scatters a
-    cell's six edges over the whole range (median spread ~1/3 of the edges): the
-    kernels' scattered adds then miss the cache on nearly every entry, and the
-    matrices' rows reach far-apart vector entries.  With this numbering a cell's
-    edges are a few hundred apart; assembly runs 4-6x faster and sparse products
-    twice as fast.  AMS's vertex space (the discrete gradient's columns) is numbered
-    the same way.  Edge *directions* still come from the mesh's global vertex
-    numbers, so they agree across ranks.
+    Numbering for locality.  The local dofs are the owned edges in order of first
+    appearance along the rank's cells, then the ghost edges likewise.  Loading puts
+    the cells in the order of a space-filling (Morton) curve (:mod:`parjoint.mesh.order`),
+    so a cell's six edges get nearby numbers: the kernels' scattered adds stay in
+    cache and the matrices' rows reach nearby vector entries (the DMPlex edge
+    numbering scatters a cell's edges over a third of the range; assembly is 4-6x
+    slower with it).  Global numbers are contiguous per rank (``global_offset + local``
+    for owned dofs; ghosts learn theirs from the owner).  AMS's vertex space (the
+    discrete gradient's columns) is numbered the same way.  Edge *directions* come
+    from the mesh's global vertex numbers, so they agree across ranks.
 
-    ``kernel`` holds the per-cell arrays in traversal order; per-cell coefficients go
-    in with :meth:`to_kernel` and per-cell results come back with :meth:`from_kernel`.
+    ``kernel`` holds the per-cell arrays the compiled kernels take, in mesh cell order.
     """
 
     def __init__(self, mesh: Mesh):
@@ -85,15 +81,10 @@ class EdgeSpace(DistributedDofs):
         self.n_local = n_edges
         self.n_global = mesh.n_edges_global
         self.global_offset = int(self.comm.exscan(self.n_owned) or 0)
-        self.cell_order = morton_order(mesh.centroid)  #: traversal order of the local cells
-        # the six edges of each cell (TET_EDGES order) from the DMPlex cones, in traversal
-        # order; Mesh.cell_edges gives the same but caches 60 bytes per edge on the mesh
-        ends = np.take(mesh.cell_vertices, self.cell_order, axis=0)
-        edges, signs_k = _cell_edges(ends, np.take(mesh.cell_faces, self.cell_order, axis=0), mesh.face_edges,
-                                     mesh.edge_vertices, mesh.vertex_global)
-        #: (n_cells, 4) local mesh vertices of each cell, traversal order (nodal kernels)
-        self.kernel_vertices = ends.astype(np.int32 if len(mesh.vertex_coords) < 2 ** 31 else np.int64)
-        del ends
+        # the six edges of each cell (TET_EDGES order) from the DMPlex cones;
+        # Mesh.cell_edges gives the same but caches 60 bytes per edge on the mesh
+        edges, signs = _cell_edges(mesh.cell_vertices, mesh.cell_faces, mesh.face_edges, mesh.edge_vertices,
+                                   mesh.vertex_global)
         local = first_appearance(edges.ravel(), owned, self.n_owned)
         self.edge_dof = local  #: local dof of each mesh edge
         e0 = mesh.dm.getDepthStratum(1)[0]
@@ -102,8 +93,7 @@ class EdgeSpace(DistributedDofs):
         self.local_to_global[local] = _bcast_from_owners(mesh.dm, e0, numbers)
         self.lgmap = PETSc.LGMap().create(self.local_to_global.astype(IntType), comm=self.comm)
         dof_type = np.int32 if n_edges < 2 ** 31 else np.int64
-        self.kernel = KernelCells(self.to_kernel(mesh.grad_p1), self.to_kernel(mesh.volume), signs_k,
-                                  local[edges].astype(dof_type))
+        self.kernel = KernelCells(mesh.grad_p1, mesh.volume, signs, local[edges].astype(dof_type))
         # the dof's vertices in its global direction (lower global vertex number first)
         ev = mesh.edge_vertices
         swap = mesh.vertex_global[ev[:, 0]] > mesh.vertex_global[ev[:, 1]]
@@ -121,25 +111,15 @@ class EdgeSpace(DistributedDofs):
         self.vertex_local = vlocal  #: position of each local vertex in that order (owned first)
 
     # ---------------------------------------------------------------- per-cell data
-    def to_kernel(self, cell_values: np.ndarray) -> np.ndarray:
-        """Per-cell values (mesh cell order) in the kernels' traversal order."""
-        return np.take(cell_values, self.cell_order, axis=0)
-
-    def from_kernel(self, values: np.ndarray) -> np.ndarray:
-        """Per-cell values in traversal order back in mesh cell order."""
-        out = np.empty_like(values)
-        out[self.cell_order] = values
-        return out
-
     @property
     def cell_dofs(self) -> np.ndarray:
-        """(n_cells, 6) local dofs of each cell in mesh cell order (a new array)."""
-        return self.from_kernel(self.kernel.dofs)
+        """(n_cells, 6) local dofs of each cell."""
+        return self.kernel.dofs
 
     @property
     def cell_signs(self) -> np.ndarray:
-        """(n_cells, 6) orientation signs (+-1.0) of each cell in mesh cell order (a new array)."""
-        return self.from_kernel(self.kernel.signs).astype(np.float64)
+        """(n_cells, 6) orientation signs (+-1.0) of each cell (a new array)."""
+        return self.kernel.signs.astype(np.float64)
 
     # ---------------------------------------------------------------- boundary
     def outer_boundary(self) -> np.ndarray:
@@ -202,47 +182,50 @@ def _bcast_from_owners(dm, start: int, values: np.ndarray) -> np.ndarray:
     return result
 
 
+class _VertexLayout(NamedTuple):
+    """AMS's vertex space as a dof layout for :class:`~parjoint.fem.assembly.Pattern`."""
+
+    comm: object
+    n_owned: int
+    local_to_global: np.ndarray
+
+
 class VertexStiffness:
     """The P1 stiffness matrix K_ab = sum_c coef_c V_c g_a . g_b on AMS's vertex space
-    (the discrete gradient's column layout), assembled through a COO pattern, with the
-    rows and columns of given vertices replaced by the identity."""
+    (the discrete gradient's column layout), with the rows and columns of given
+    vertices replaced by the identity."""
 
     def __init__(self, space: EdgeSpace):
-        mesh = space.mesh
         self.space = space
-        n_local = len(mesh.vertex_coords)
-        rowptr, cols, self.slots = sorted_pattern(n_local, space.kernel_vertices)
-        self.rowptr = rowptr
-        rows = np.repeat(np.arange(n_local, dtype=IntType), np.diff(rowptr))
-        n_own = space.n_vertices_owned
-        self.mat = PETSc.Mat().create(comm=space.comm)
-        self.mat.setSizes(((n_own, mesh.n_vertices_global), (n_own, mesh.n_vertices_global)))
-        self.mat.setType(PETSc.Mat.Type.AIJ)
-        lgmap = PETSc.LGMap().create(space.vertex_global.astype(IntType), comm=space.comm)
-        self.mat.setLGMap(lgmap, lgmap)
-        mat_preallocate_coo_local(self.mat, rows, cols)
-        self.nnz = len(cols)
+        to_global = np.empty(len(space.vertex_local), np.int64)
+        to_global[space.vertex_local] = space.vertex_global
+        vertices = space.vertex_local[space.mesh.cell_vertices].astype(np.int32)
+        self.pattern = Pattern(_VertexLayout(space.comm, space.n_vertices_owned, to_global), vertices)
+        self.mat = self.pattern.new_matrix()
+        self.values = np.zeros(self.pattern.nnz)
 
     def assemble(self, coef: np.ndarray, identity_rows: np.ndarray) -> PETSc.Mat:
-        """Collective: K for the per-cell coefficient ``coef`` (traversal order);
+        """Collective: K for the per-cell coefficient ``coef``;
         ``identity_rows`` are owned global vertex numbers."""
-        kc = self.space.kernel
-        values = np.zeros(self.nnz)
-        vertex_stiffness_scatter(kc.grad, kc.volume, self.space.kernel_vertices, coef, self.rowptr, self.slots, values)
-        mat_set_values_coo(self.mat, values)
+        kc, pattern = self.space.kernel, self.pattern
+        self.values[:] = 0.0
+        vertex_stiffness_scatter(kc.grad, kc.volume, pattern.cell_dofs, coef, pattern.rowptr, pattern.within,
+                                 self.values)
+        pattern.fill(self.mat, self.values)
         self.mat.zeroRowsColumns(identity_rows, 1.0)
         return self.mat
 
     def destroy(self) -> None:
         self.mat.destroy()
+        self.pattern.destroy()
 
 
 @_jit
 def vertex_stiffness_scatter(grad, volume, vertices, coef, rowptr, slots, values):
     """Scatter the P1 stiffness matrices (coefficient ``coef`` per cell) into ``values``.
     The nodal spaces' ``kernels.stiffness_scatter`` does the same with absolute 64-bit
-    slots; here the one-byte in-row slots of :func:`sorted_pattern` keep the MT
-    solver within its memory budget per edge."""
+    slots; here the one-byte in-row slots of the pattern keep the MT solver within
+    its memory budget per edge."""
     for c in range(vertices.shape[0]):
         w = coef[c] * volume[c]
         for a in range(4):
@@ -279,26 +262,6 @@ def _cell_edges(cell_vertices, cell_faces, face_edges, edge_vertices, vertex_glo
                 out[c, slot] = e
                 signs[c, slot] = 1 if vertex_global[cell_vertices[c, i]] < vertex_global[cell_vertices[c, j]] else -1
     return out, signs
-
-
-class EdgePattern:
-    """The sparsity pattern of the edge system and its slot map.
-
-    ``mat`` is a PETSc matrix preallocated for COO insertion (``mat_set_values_coo``
-    with a value array in pattern order: rows by local dof, columns sorted within a
-    row, which PETSc's COO set-up digests fastest); ``rowptr[dofs[c, k]] + slots[c, k, l]``
-    (``slot_map`` = (rowptr, slots)) is the position
-    of entry (k, l) of the element matrix of the c-th cell in traversal order.
-    """
-
-    def __init__(self, space: EdgeSpace):
-        dofs = space.kernel.dofs
-        rowptr, cols, self.slots = sorted_pattern(space.n_local, dofs)
-        self.rowptr = rowptr
-        self.nnz = len(cols)
-        rows = np.repeat(np.arange(space.n_local, dtype=IntType), np.diff(rowptr))
-        self.mat = space.create_matrix()
-        mat_preallocate_coo_local(self.mat, rows, cols)
 
 
 # ------------------------------------------------------------------- element kernels

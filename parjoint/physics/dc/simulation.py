@@ -144,7 +144,8 @@ class DCSimulation:
         self.pattern = Pattern(self.space, self.space.cell_dofs)
         self._cell_slots = self.pattern.cell_slots.reshape(len(self.space.cells), -1)
         self._face_slots = self.pattern.slots(self.face_dofs)
-        self.mat = self.pattern.mat
+        self.mat = self.pattern.new_matrix()
+        self._values = np.zeros(self.pattern.nnz)
         self.mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
         self.mat.setOption(PETSc.Mat.Option.SPD, True)
 
@@ -158,12 +159,12 @@ class DCSimulation:
 
     def assemble(self, sigma: np.ndarray) -> None:
         """Fill the matrix for conductivities ``sigma`` (one per space cell) on the fixed pattern."""
-        values = self.pattern.values
+        values = self._values
         values[:] = 0.0
         stiffness_scatter(self.mesh.grad_p1, self.mesh.volume, self.space.cells, sigma, self.table,
                           self._cell_slots, values)
         face_scatter(sigma[self.face_cell] * self.face_scale, self.face_table, self._face_slots, values)
-        self.pattern.commit()
+        self.pattern.fill(self.mat, values)
 
     def fields(self, m: np.ndarray) -> np.ndarray:
         """Collective: pole potentials for model m (the last two models are cached)."""
@@ -305,6 +306,7 @@ class DCSimulation:
     def destroy(self) -> None:
         self.solver.destroy()
         self.mat.destroy()
+        self.pattern.destroy()
 
 
 def _data_terms(survey: Survey, poles: np.ndarray):

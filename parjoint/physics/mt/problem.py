@@ -1,9 +1,10 @@
 """The MT problem on one communicator (all ranks, or one frequency group): matrices,
 solves, station fields and the adjoint products for a set of frequencies.
 
-See :mod:`.simulation` for the equations.  Matrices are assembled on a fixed COO
-pattern: the curl-curl values C once, the sigma-mass values M for every model, and for
-each frequency H = C + omega mu0 M and W = omega mu0 M.  With ``keep`` every frequency
+See :mod:`.simulation` for the equations.  Matrices are assembled on a fixed pattern
+(:class:`~parjoint.fem.assembly.Pattern`, whose matrices read numpy value arrays in
+place): the curl-curl values C once, the sigma-mass values M for every model, and for
+each frequency H = C + omega mu0 M and W = omega mu0 M, two array operations.  With ``keep`` every frequency
 keeps its matrices and preconditioner (J products then need no new set-up); without,
 one set is refilled and set up again per frequency (less memory).  The array of M
 values lives only until the first W of the model is filled; later W's are scaled
@@ -14,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...fem.nedelec import (EdgePattern, EdgeSpace, VertexStiffness, curl_mass_scatter, lift_rhs, mass_apply,
-                            mass_forms, mass_scatter)
+from ...fem.assembly import Pattern
+from ...fem.nedelec import EdgeSpace, VertexStiffness, curl_mass_scatter, lift_rhs, mass_apply, mass_forms, mass_scatter
 from ...mesh import Mesh
-from ...petsc import IntType, PETSc, mat_set_values_coo
+from ...petsc import IntType, PETSc
 from .boundary import BoundaryValues
 from .layered import MU0
 from .receivers import Stations
@@ -41,13 +42,11 @@ class FrequencyProblem:
         labels = [survey.label(k) for k in range(survey.n_stations)]
         self.stations = Stations(mesh, space, survey.xyz, labels, tolerance)
         self.boundary = BoundaryValues(mesh, space, self.fixed, self.conductivity(boundary_model))
-        kc = space.kernel  # per-cell arrays in the kernels' traversal order
-        self.bc_cells = np.flatnonzero(self.fixed[kc.dofs].any(axis=1))  # traversal positions
-        pattern = EdgePattern(space)  # keep the matrix (it holds the COO map) and the slot map
-        self.template, self.slot_map, nnz = pattern.mat, (pattern.rowptr, pattern.slots), pattern.nnz
-        del pattern
-        self.nnz = nnz
-        self._C: np.ndarray | None = None  # curl-curl values on the pattern (model independent)
+        self.bc_cells = np.flatnonzero(self.fixed[space.kernel.dofs].any(axis=1))  # cells touching the boundary
+        self.pattern = Pattern(space, space.kernel.dofs)
+        self.slot_map = (self.pattern.rowptr, self.pattern.within)
+        # values below are in the matrices' layout (Pattern.array)
+        self._C: np.ndarray | None = None  # curl-curl values (model independent)
         self._M: np.ndarray | None = None  # sigma-mass values of the current model, until a W holds them
         self._mass_source: tuple[PETSc.Mat, float] | None = None  # (W, omega mu0) of the current model
         self._ams_data = None
@@ -69,47 +68,39 @@ class FrequencyProblem:
         if self._model is not None and np.array_equal(self._model, m):
             return
         self.sigma = self.conductivity(m)
-        self._sigma_k = self.space.to_kernel(self.sigma)
-        kc = self.space.kernel
-        self._M = np.zeros(self.nnz)
+        kc, pattern = self.space.kernel, self.pattern
+        M = np.zeros(pattern.nnz)
         self._mass_source = None
         if self._C is None:
-            self._C = np.zeros(self.nnz)
-            curl_mass_scatter(*kc, self._sigma_k, self.fixed, *self.slot_map, self._C, self._M)
+            C = np.zeros(pattern.nnz)
+            curl_mass_scatter(*kc, self.sigma, self.fixed, *self.slot_map, C, M)
+            self._C = pattern.gather(C)
+            del C
         else:
-            mass_scatter(*kc, self._sigma_k, self.fixed, *self.slot_map, self._M)
+            mass_scatter(*kc, self.sigma, self.fixed, *self.slot_map, M)
+        self._M = pattern.gather(M)
         self._model = np.array(m, copy=True)
         self._model_id += 1
         self._fields: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _fill(self, H: PETSc.Mat, W: PETSc.Mat, wmu: float) -> None:
-        """H = C + wmu M and W = wmu M through the COO pattern matrix (PETSc 3.18 cannot
-        duplicate a matrix with its COO map, so W and kept H's are value copies).  W comes
-        from the M array if it still exists (then freed), else from the W that took it."""
-        template = self.template
-        same = PETSc.Mat.Structure.SAME_NONZERO_PATTERN
+        """H = C + wmu M and W = wmu M.  W comes from the M array if it still exists
+        (then freed), else from the W that took it."""
+        w = Pattern.array(W)
         if self._M is not None:
-            mat_set_values_coo(template, self._M)
-            template.copy(W, structure=same)
-            W.assemble()
-            W.scale(wmu)
+            np.multiply(self._M, wmu, out=w)
             self._M = None
         else:
             source, source_wmu = self._mass_source
-            if source is not W:
-                source.copy(W, structure=same)
-                W.assemble()
-            W.scale(wmu / source_wmu)
+            np.multiply(Pattern.array(source), wmu / source_wmu, out=w)
         self._mass_source = (W, wmu)
-        mat_set_values_coo(template, self._C)
-        template.axpy(1.0, W, structure=same)
-        if H is not template:
-            template.copy(H, structure=same)
-            H.assemble()
+        np.add(self._C, w, out=Pattern.array(H))
+        W.assemble()
+        H.assemble()
 
     def system(self, fi: int) -> BlockSystem:
         """The block system of frequency index ``fi`` for the current model.  Without
-        ``keep`` one system (on the template matrix itself) serves every frequency."""
+        ``keep`` one system serves every frequency."""
         key = fi if self.keep else -1
         stamp = (self._model_id, fi)
         sys = self._systems.get(key)
@@ -117,10 +108,7 @@ class FrequencyProblem:
             return sys
         wmu = 2 * np.pi * self.survey.frequencies[fi] * MU0
         if sys is None:
-            template = self.template
-            mat_set_values_coo(template, self._C)  # assembled, so that it can be duplicated
-            H = template.duplicate(copy=False) if self.keep else template
-            W = template.duplicate(copy=False)
+            H, W = self.pattern.new_matrix(), self.pattern.new_matrix()
             self._fill(H, W, wmu)
             if self._ams_data is None and self.method == "ams":
                 self._ams_data = self._build_ams_data()
@@ -139,7 +127,7 @@ class FrequencyProblem:
         """The divergence correction's K for the current model (AMS only; once per model)."""
         if self._ams_data is None or self._stiffness_model == self._model_id:
             return
-        K = self._stiffness.assemble(self._sigma_k, self._ams_data.divergence.fixed)
+        K = self._stiffness.assemble(self.sigma, self._ams_data.divergence.fixed)
         self._ams_data.divergence.set_operator(K)
         self._stiffness_model = self._model_id
 
@@ -213,7 +201,7 @@ class FrequencyProblem:
                 e_fixed = np.zeros(sp.n_local, np.complex128)
                 e_fixed[dofs] = values[:, p]
                 rhs = np.zeros(sp.n_local, np.complex128)
-                lift_rhs(*sp.kernel, self.bc_cells, wmu * self._sigma_k, self.fixed, e_fixed, rhs)
+                lift_rhs(*sp.kernel, self.bc_cells, wmu * self.sigma, self.fixed, e_fixed, rhs)
                 e = self._solve(sys, fi, rhs)
                 e[self.fixed] = e_fixed[self.fixed]
                 pols.append(e)
@@ -259,7 +247,7 @@ class FrequencyProblem:
         """Collective: d responses (n_frequencies, n_stations, 6) for a log-sigma change v."""
         self._ensure(m)
         mesh, sp = self.mesh, self.space
-        weight = sp.to_kernel(np.where(mesh.is_air, 0.0, np.asarray(v, dtype=np.float64) * self.sigma))
+        weight = np.where(mesh.is_air, 0.0, np.asarray(v, dtype=np.float64) * self.sigma)
         out = np.zeros((self.survey.n_frequencies, self.stations.n, 6), np.complex128)
         for fi in self.freq_index:
             sys = self.system(fi)
@@ -279,7 +267,7 @@ class FrequencyProblem:
         """Collective: gradient per owned cell of Re(sum weights * responses)."""
         self._ensure(m)
         mesh, sp = self.mesh, self.space
-        grad = np.zeros(mesh.n_cells)  # in the kernels' cell order until the end
+        grad = np.zeros(mesh.n_cells)
         for fi in self.freq_index:
             omega_z, omega_t = weights[fi, :, :4].reshape(-1, 2, 2), weights[fi, :, 4:]
             if not (omega_z.any() or omega_t.any()):
@@ -291,7 +279,7 @@ class FrequencyProblem:
             Y = omega_z @ HinvT                                   # source of dE
             Yt = np.einsum("sp,spq->sq", omega_t, HinvT)          # source of dH_z
             SH = -(Z.transpose(0, 2, 1) @ Y) - T[:, :, None] * Yt[:, None, :]   # source of dH
-            forms = np.zeros(mesh.n_cells, np.complex128)  # traversal order
+            forms = np.zeros(mesh.n_cells, np.complex128)
             for p, e in enumerate(self._fields[fi]):
                 wE = np.zeros((self.stations.n, 2), np.complex128)
                 wC = np.zeros((self.stations.n, 3), np.complex128)
@@ -303,19 +291,17 @@ class FrequencyProblem:
                 source[self.fixed] = 0.0
                 lam = self._solve(sys, fi, source)
                 mass_forms(*sp.kernel, self.fixed, e, lam, forms)
-            grad -= (1j * wmu * self._sigma_k * forms).real
-        grad = sp.from_kernel(grad)
+            grad -= (1j * wmu * self.sigma * forms).real
         grad[mesh.is_air] = 0.0
         return grad
 
     def destroy(self) -> None:
         for sys in self._systems.values():
             sys.destroy()
-            if sys.H is not self.template:
-                sys.H.destroy()
+            sys.H.destroy()
             sys.W.destroy()
         self._systems.clear()
-        self.template.destroy()
+        self.pattern.destroy()
         if self._ams_data is not None:
             self._ams_data.destroy()
             self._stiffness.destroy()
