@@ -29,7 +29,7 @@
     block = "log_conductivity"
     weight = 1.0
     anisotropy = [1.0, 1.0, 1.0]            # smoothness weights on x, y, z differences
-    depth_weighting = { z0 = 10.0, exponent = 2.0 }   # optional, w = (depth + z0)^(-exponent/2)
+    depth_weighting = { z0 = 10.0, exponent = 2.0 }   # optional, w = (depth + z0)^(-exponent/2), depth (m) below the surface
 
     [inversion]
     method = "gauss-newton"                 # gauss-newton | lbfgs | blmvm | admm
@@ -78,6 +78,7 @@ from ..config import Table, read_toml
 from ..errors import InputError
 from ..forward import mesh_from_config
 from ..parallel import atomic_output, print0
+from ..physics.potential.weighting import depth_weights
 from .checkpoint import read_checkpoint
 from .datasets import build_dataset
 from .layout import Block, ModelLayout
@@ -198,12 +199,8 @@ def _regularization(table: Table, layout: ModelLayout, references: dict):
         z0 = depth.number("z0", positive=True)
         exponent = depth.number("exponent", 2.0, min=0.0)
         depth.finish()
-        mesh = layout.mesh
-        top = mesh.comm.allreduce(float(mesh.centroid[:, 2][layout[block].active].max(initial=-np.inf)),
-                                  op=MPI.MAX)
-        z = mesh.centroid[layout[block].active, 2]
-        weights = (top - z + z0) ** (-exponent / 2)
-        weights /= mesh.comm.allreduce(float(weights.max(initial=0.0)), op=MPI.MAX)
+        active = layout[block].active
+        weights = depth_weights(layout.mesh, z0, exponent, active)[active]
     if kind == "smoothness":
         anisotropy = table.vector("anisotropy", 3, [1.0, 1.0, 1.0])
         if min(anisotropy) < 0:
