@@ -1,2 +1,2 @@
 """Finite elements on the distributed mesh: spaces, reference tables, compiled element
-kernels, COO assembly into PETSc matrices, and linear solvers with options prefixes."""
+kernels, assembly into PETSc matrices on a fixed pattern, and linear solvers with options prefixes."""

@@ -205,6 +205,13 @@ def _split_rows(rowptr, cols, l2g, start, end, recv_row, recv_col):
     return ai, aj[:na].copy(), bi, bj[:nb].copy(), pos_own, pos_recv, remote_only
 
 
+@_jit
+def _place(pos, values, out):
+    """out[pos[i]] = values[i] (a compiled loop: twice numpy's fancy assignment)."""
+    for i in range(len(pos)):
+        out[pos[i]] = values[i]
+
+
 def _alltoallv(comm, send: np.ndarray, counts: np.ndarray, recv_counts: np.ndarray) -> np.ndarray:
     recv = np.empty(int(recv_counts.sum()), send.dtype)
     comm.Alltoallv([send, (counts, None)], [recv, (recv_counts, None)])
@@ -299,7 +306,7 @@ class Pattern:
         into their owners' rows), in ``out`` or a new array."""
         if out is None:
             out = np.empty(self._n_values)
-        out[self._pos_own] = values[:self._n_own_entries]
+        _place(self._pos_own, values, out)
         out[self._remote_only] = 0.0
         ghost = np.ascontiguousarray(values[self._n_own_entries:])
         self._sf.reduceBegin(MPI.DOUBLE, ghost, out, MPI.SUM)
