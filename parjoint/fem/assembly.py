@@ -45,24 +45,29 @@ def sorted_pattern(n_rows: int, dofs: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 @_jit
+def _group(keys, n):
+    """Counting sort of ``keys`` (values 0 .. n - 1): (first, members), the positions of
+    the keys equal to r being members[first[r]:first[r + 1]], in order."""
+    first = np.zeros(n + 1, np.int64)
+    for t in range(len(keys)):
+        first[keys[t] + 1] += 1
+    for r in range(n):
+        first[r + 1] += first[r]
+    fill = first[:-1].copy()
+    members = np.empty(len(keys), np.int64)
+    for t in range(len(keys)):
+        members[fill[keys[t]]] = t
+        fill[keys[t]] += 1
+    return first, members
+
+
+@_jit
 def _sorted_pattern(n_rows, dofs, slots):
     """Fills ``slots`` (positions within rows) and returns (rowptr, cols, longest row).
     Rows are built one at a time from the dof's cells, with a marker array for
     de-duplication and insertion into the sorted row."""
     nc, m = dofs.shape
-    first = np.zeros(n_rows + 1, np.int64)  # incidence: the (cell, local index) pairs of each dof
-    for k in range(nc):
-        for i in range(m):
-            first[dofs[k, i] + 1] += 1
-    for r in range(n_rows):
-        first[r + 1] += first[r]
-    fill = first[:-1].copy()
-    inc = np.empty(first[n_rows], np.int64)  # cell * m + local index
-    for k in range(nc):
-        for i in range(m):
-            r = dofs[k, i]
-            inc[fill[r]] = k * m + i
-            fill[r] += 1
+    first, inc = _group(dofs.ravel(), n_rows)  # incidence: the entries cell * m + local index of each dof
     mark = np.full(n_rows, -1, np.int64)
     pos = np.empty(n_rows, np.int64)
     rowptr = np.zeros(n_rows + 1, np.int64)
@@ -119,27 +124,18 @@ def _split_rows(rowptr, cols, l2g, start, end, recv_row, recv_col):
     entry, and entry only received, in the value array [diagonal | off-diagonal]."""
     n_rows = len(rowptr) - 1
     n_recv = len(recv_row)
-    first = np.zeros(n_rows + 1, np.int64)
-    for t in range(n_recv):
-        first[recv_row[t] + 1] += 1
-    for r in range(n_rows):
-        first[r + 1] += first[r]
-    fill = first[:-1].copy()
-    received = np.empty(n_recv, np.int64)
-    for t in range(n_recv):
-        received[fill[recv_row[t]]] = t
-        fill[recv_row[t]] += 1
+    first, received = _group(recv_row, n_rows)
     cap = rowptr[n_rows] + n_recv
     ai = np.zeros(n_rows + 1, np.int64)
     bi = np.zeros(n_rows + 1, np.int64)
     aj = np.empty(cap, np.int64)
     bj = np.empty(cap, np.int64)
+    na = nb = 0  # entries in the diagonal and off-diagonal blocks so far
     # positions: diagonal-block index k as k, off-diagonal index b as -1 - b until the end
     pos_own = np.empty(rowptr[n_rows], np.int64)
     pos_recv = np.empty(n_recv, np.int64)
     remote_only = np.empty(n_recv, np.int64)
     n_remote = 0
-    na = nb = 0
     for r in range(n_rows):
         a0, a1, b0, b1 = rowptr[r], rowptr[r + 1], first[r], first[r + 1]
         ordered = b0 == b1
@@ -147,6 +143,8 @@ def _split_rows(rowptr, cols, l2g, start, end, recv_row, recv_col):
             if l2g[cols[a]] < l2g[cols[a - 1]]:
                 ordered = False
                 break
+        # (the diagonal / off-diagonal choice is written out in both branches: as a call
+        # in this loop it doubled the time)
         if ordered:  # most rows: nothing received, columns already ascending
             for a in range(a0, a1):
                 g = l2g[cols[a]]
@@ -195,10 +193,9 @@ def _split_rows(rowptr, cols, l2g, start, end, recv_row, recv_col):
                     else:
                         pos_recv[-1 - src[order[q]]] = here
                 q0 = q1
-        ai[r + 1] = na
-        bi[r + 1] = nb
+        ai[r + 1], bi[r + 1] = na, nb
     remote_only = remote_only[:n_remote]
-    for p in (pos_own, pos_recv, remote_only):
+    for p in (pos_own, pos_recv, remote_only):  # off-diagonal positions follow the diagonal block
         for i in range(len(p)):
             if p[i] < 0:
                 p[i] = na - 1 - p[i]

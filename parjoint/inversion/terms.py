@@ -17,6 +17,8 @@ each such face is seen by both ranks and counted half on each.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from .layout import ModelLayout
@@ -25,21 +27,26 @@ from .maps import Map
 NORMS = ("l2", "huber", "l1")
 
 
-class Term:
+class Term(ABC):
+    """An objective term on the flat model vector: data misfit, regularization or coupling."""
+
     name = "term"
     is_data = False
 
     def update(self, x: np.ndarray) -> None:
         """Start of an outer iteration (IRLS re-weighting); nothing by default."""
 
+    @abstractmethod
     def value(self, x: np.ndarray) -> float:
-        raise NotImplementedError
+        """Collective: the term's value at x (the same on every rank)."""
 
+    @abstractmethod
     def gradient(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Collective: d value / dx on the owned entries of x."""
 
+    @abstractmethod
     def hessvec(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Collective: the (Gauss-Newton) Hessian at x times v."""
 
     def diagonal(self) -> np.ndarray | None:
         """The diagonal of the (constant) Hessian on the flat vector, if cheap; else None."""

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,11 +59,12 @@ from ..errors import InputError
 _MAX_SAMPLES = 1025
 
 
-class Surface:
+class Surface(ABC):
     """Base class: a surface z(x, y) in metres defined over the whole plane."""
 
+    @abstractmethod
     def __call__(self, x, y) -> np.ndarray:
-        raise NotImplementedError
+        """Elevation (m) at the points (x, y) (m), broadcast together."""
 
     def contains(self, x, y) -> np.ndarray:
         """Boolean array: True where (x, y) lies where the surface is given (everywhere here)."""

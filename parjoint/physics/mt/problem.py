@@ -44,7 +44,6 @@ class FrequencyProblem:
         self.boundary = BoundaryValues(mesh, space, self.fixed, self.conductivity(boundary_model))
         self.bc_cells = np.flatnonzero(self.fixed[space.kernel.dofs].any(axis=1))  # cells touching the boundary
         self.pattern = Pattern(space, space.kernel.dofs)
-        self.slot_map = (self.pattern.rowptr, self.pattern.within)
         # values below are in the matrices' layout (Pattern.array)
         self._C: np.ndarray | None = None  # curl-curl values (model independent)
         self._M: np.ndarray | None = None  # sigma-mass values of the current model, until a W holds them
@@ -73,11 +72,11 @@ class FrequencyProblem:
         self._mass_source = None
         if self._C is None:
             C = np.zeros(pattern.nnz)
-            curl_mass_scatter(*kc, self.sigma, self.fixed, *self.slot_map, C, M)
+            curl_mass_scatter(*kc, self.sigma, self.fixed, pattern.rowptr, pattern.within, C, M)
             self._C = pattern.gather(C)
             del C
         else:
-            mass_scatter(*kc, self.sigma, self.fixed, *self.slot_map, M)
+            mass_scatter(*kc, self.sigma, self.fixed, pattern.rowptr, pattern.within, M)
         self._M = pattern.gather(M)
         self._model = np.array(m, copy=True)
         self._model_id += 1
