@@ -118,3 +118,31 @@ def test_dc_ip_cross_gradient(data):
     with h5py.File(data / "out_ip" / "model.h5", "r") as fh:
         eta = fh["chargeability"][...]
     assert eta.max() > 0.03  # the chargeable block shows
+
+
+def test_dc_gravity_direct_parameter_coupling(data):
+    """One log conductivity model drives DC and, through a linear relation, gravity; the
+    written model holds the density the relation made of it."""
+    c0, c1 = 800.0, 173.7178
+    text = (BLOCKS.split("[model.{second}]")[0] + BLOCKS.split("start = {start}\n")[1] + GRAVITY
+            + f'block = "log_conductivity"\nrelation = {{ kind = "polynomial", coefficients = [{c0}, {c1}] }}\n'
+            + REG.format(block="log_conductivity")
+            + '[inversion]\nmax_iterations = 2\nbeta_ratio = 10.0\ncg_max_iterations = 40\n'
+              '[output]\nfolder = "out_direct"\n')
+    history = _run(data, text, "direct")
+    first, last = np.array(history[0]["chi2_ratio"]), np.array(history[-1]["chi2_ratio"])
+    assert (last < 0.5 * first).all(), (first, last)
+    import h5py
+
+    with h5py.File(data / "out_direct" / "model.h5", "r") as fh:
+        log_sigma, density = fh["log_conductivity"][...], fh["density"][...]
+        assert fh["density"].attrs["units"] == "kg/m^3"
+    earth = np.isfinite(log_sigma)
+    assert np.array_equal(earth, np.isfinite(density))  # air stays out of both
+    assert np.allclose(density[earth], c0 + c1 * log_sigma[earth], rtol=0, atol=1e-9)
+    from parjoint.mesh.gmsh_reader import read_msh
+
+    mesh = read_msh(str(data / "m.msh"))  # model files are in mesh-file cell order
+    block = mesh.cell_region == {n: t for t, n in mesh.region_names.items()}["block"]
+    # the conductive block comes out dense through the relation (2 iterations: part of its 400 kg/m^3)
+    assert density[block].mean() > 10.0 and density[block].mean() > 3 * abs(density[earth & ~block].mean())

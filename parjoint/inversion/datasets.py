@@ -26,6 +26,9 @@ class Dataset:
     term: DataMisfit
     observed_label: str  #: axis label of the data (with units) for figures
     write_predicted: Callable[[str, np.ndarray], None]  #: (folder, x) -> writes the predicted data file
+    #: (name, units) of the physical property the block drives through a petrophysical
+    #: relation, written beside the block's own values; None without a relation
+    mapped: tuple[str, str] | None = None
 
 
 def _uncertainty(table: Table, default_sd: np.ndarray | None, data: np.ndarray, name: str) -> np.ndarray:
@@ -109,7 +112,8 @@ def dc_dataset(table: Table, name: str, mesh, layout, comm) -> Dataset:
         write_survey_data(out, survey, {"r": predicted / k, "rhoa": predicted, "err": sd_rhoa / rhoa, "k": k},
                           predicted / k, sd_rhoa / np.abs(k), False, comm)
 
-    return Dataset(name, "dc", term, "log apparent resistivity (log ohm m)", write)
+    return Dataset(name, "dc", term, "log apparent resistivity (log ohm m)", write,
+                   None if relation_table is None else ("log_conductivity", "log(S/m)"))
 
 
 def ip_dataset(table: Table, name: str, mesh, layout, comm) -> Dataset:
@@ -157,7 +161,8 @@ def ip_dataset(table: Table, name: str, mesh, layout, comm) -> Dataset:
         out = os.path.join(folder, f"{name}_predicted{os.path.splitext(path)[1]}")
         write_survey_data(out, survey, {"r": sim.R0, "ip": predicted}, predicted, sd, True, comm)
 
-    return Dataset(name, "ip", term, "apparent chargeability (V/V)", write)
+    return Dataset(name, "ip", term, "apparent chargeability (V/V)", write,
+                   None if relation_table is None else ("chargeability", "V/V"))
 
 
 def _potential_dataset(table: Table, name: str, mesh, layout, comm, physics: str) -> Dataset:
@@ -221,7 +226,8 @@ def _potential_dataset(table: Table, name: str, mesh, layout, comm, physics: str
                 write_potential_csv(tmp, stations.xyz, {component: predicted}, {component: sd}, {component: units},
                                     np.zeros(len(predicted)), f"parjoint {physics} data predicted by the inversion")
 
-    return Dataset(name, physics, term, f"{component} ({units})", write)
+    mapped = ("density", "kg/m^3") if physics == "gravity" else ("susceptibility", "SI")
+    return Dataset(name, physics, term, f"{component} ({units})", write, None if relation_table is None else mapped)
 
 
 def gravity_dataset(table: Table, name: str, mesh, layout, comm) -> Dataset:

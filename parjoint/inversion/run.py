@@ -281,8 +281,12 @@ def _write_outputs(folder, layout, datasets, x, history, sections, couplings=())
     parts = layout.split(x)
     fields = {name: layout.to_cells(name, values) for name, values in parts.items()}
     arrays = {name: (fields[name], layout[name].units) for name in parts}
-    if "log_conductivity" in fields:
-        arrays["resistivity"] = (np.exp(-fields["log_conductivity"]), "ohm m")
+    for d in datasets:  # what a petrophysical relation made of the block: density from porosity...
+        if d.mapped and d.mapped[0] not in arrays:
+            block = d.term.block
+            arrays[d.mapped[0]] = (layout.to_cells(block.name, d.term.model(x)[block.active]), d.mapped[1])
+    if "log_conductivity" in arrays:
+        arrays["resistivity"] = (np.exp(-arrays["log_conductivity"][0]), "ohm m")
     from ..coupling.clustering import FuzzyCMeans
 
     for _, term in couplings:
