@@ -160,6 +160,18 @@ def test_forward_homogeneous_gives_true_rhoa(air_mesh):
     assert is_ip and np.allclose(back.values["value"], 0.05, rtol=1e-6)
 
 
+def test_forward_dipole_lengths_from_config(air_mesh):
+    """``spacings = 2``: dipole-dipole with dipoles of one and two electrode spacings."""
+    survey = "array = \"dipole-dipole\"\nline = { start = [-100.0, 0.0], end = [100.0, 0.0], count = 11 }\n"
+    proc, _ = run_cli(["forward", _config(air_mesh, survey=survey + "n_max = 3\nspacings = 2", output="s2.dat")])
+    assert proc.returncode == 0, proc.stderr
+    data = read_bert(str(air_mesh / "s2.dat"))
+    a, b, m, n = dipole_dipole(11, n_max=3, spacings=2)
+    assert len(data.a) == len(a) > len(dipole_dipole(11, n_max=3)[0])
+    assert set(np.abs(data.a - data.b)) == {1, 2}  # both dipole lengths
+    assert np.allclose(data.values["rhoa"], 100.0, rtol=1e-6)
+
+
 def _survey_file(folder, electrodes, rows, header="# a b m n"):
     lines = [str(len(electrodes)), "# x y z"] + [" ".join(map(str, e)) for e in electrodes]
     lines += [str(len(rows)), header] + [" ".join(map(str, r)) for r in rows] + ["0"]

@@ -121,6 +121,18 @@ def test_dataset_weights(problem):
     assert adapt_weights(np.ones(1), np.array([0.1]))[0] == 0.5  # by half at most per iteration
 
 
+def test_beta_cools_for_the_data_above_target_only(problem):
+    """A data set below its window whose misfit rises (as adaptive weighting makes it) does
+    not stop beta cooling for a data set above it; one above it that got worse does."""
+    mesh, layout, dataset = problem
+    for before, now, cooled in (([2.0, 0.5], [1.8, 0.7], True), ([2.0, 0.5], [2.2, 0.4], False)):
+        objective = _objective(layout, [dataset("a", 40, 1), dataset("b", 20, 2)], beta=1.0)
+        inv = Inversion(objective, Settings(cooling=2.0, chi_factor=1.0), log=lambda *a: None)
+        inv.history = [{"chi2_ratio": before}, {"chi2_ratio": now}]
+        inv._schedule(1, layout.zeros(), inv.history[-1])
+        assert (objective.beta["m"] < 1.0) == cooled, (before, now, objective.beta)
+
+
 def test_multiplicative_objective_and_adaptive_weighting_run(problem):
     mesh, layout, dataset = problem
     for scheme in ("multiplicative", "adaptive"):

@@ -329,14 +329,17 @@ class Inversion:
             # a block cools while any of its data sets is above its target window, and
             # warms up again (by sqrt(cooling)) when all of them are below it
             # (twice as fast while the last iteration improved the misfit by less than 20%,
-            # not at all if it got worse: nonlinear data must not be rushed)
+            # not at all if it got worse: nonlinear data must not be rushed).  Only the data
+            # sets above their window count: one below it may rise (adaptive weighting lowers
+            # its weight for that) without holding back the others.
             before = self.history[-2]["chi2_ratio"] if len(self.history) > 1 else row["chi2_ratio"]
             ratios, gains = {}, {}
             for term, r, r0 in zip(obj.data, row["chi2_ratio"], before):
                 ratios.setdefault(term.block.name, []).append(r / s.chi_factor)
-                gains.setdefault(term.block.name, []).append(r0 / max(r, 1e-300))
+                if r / s.chi_factor > 1 + s.chi_tolerance:
+                    gains.setdefault(term.block.name, []).append(r0 / max(r, 1e-300))
             for block, rs in ratios.items():
-                gain = min(gains[block])
+                gain = min(gains.get(block, [1.0]))
                 if max(rs) > 1 + s.chi_tolerance:
                     if gain >= 1.0:
                         obj.beta[block] /= s.cooling**2 if gain < 1.2 else s.cooling

@@ -14,7 +14,8 @@ Config (TOML; SI units)::
     # array = "dipole-dipole"          # wenner | schlumberger | dipole-dipole | pole-dipole | pole-pole
     # line = { start = [-500.0, 0.0], end = [500.0, 0.0], count = 21 }
     # grid = { x = [-500.0, 500.0], y = [-300.0, 300.0], nx = 11, ny = 7 }
-    # n_max = 6
+    # n_max = 6                        # largest separation, in dipole lengths
+    # spacings = 1                     # dipole-dipole: dipole lengths 1..spacings electrode spacings
     [simulation]
     order = 2                          # P1 or P2
     solver = "auto"                    # auto | amg | mumps  (PETSc options: -dc_...)
@@ -76,6 +77,8 @@ def survey_from_config(table: Table, mesh, comm: MPI.Comm) -> Survey:
     options = {}
     if array != "wenner" and array != "schlumberger":
         options["n_max"] = table.integer("n_max", 6, min=1)
+    if array == "dipole-dipole":
+        options["spacings"] = table.integer("spacings", 1, min=1)
     line, grid = table.raw("line", None), table.raw("grid", None)
     if (line is None) == (grid is None):
         raise table.error("array", "give exactly one of 'line' or 'grid' for the electrodes")
