@@ -48,6 +48,32 @@ class SolverError(RuntimeError):
     """A linear solve did not converge."""
 
 
+#: MUMPS INFOG(1) values of a factorization that ran out of workspace
+MUMPS_WORKSPACE_ERRORS = (-8, -9, -11, -12, -14, -15, -17, -20)
+
+
+def set_up(ksp: PETSc.KSP, prefix: str, method: str, attempts: int = 4) -> None:
+    """``ksp.setUp()``; a MUMPS factorization that ran out of
+    workspace (numerical pivoting can need more than the analysis estimated, depending
+    on the parallel ordering) is repeated with ICNTL(14), the workspace allowance over
+    the estimate in percent, doubled (at least 50), up to ``attempts`` times.  INFOG is
+    global, so every rank takes the same branch."""
+    ksp.setUp()
+    if method != "mumps":
+        return
+    for _ in range(attempts):
+        F = ksp.getPC().getFactorMatrix()
+        if F.getMumpsInfog(1) not in MUMPS_WORKSPACE_ERRORS:
+            return
+        # a failed factor is not factored again in place (PETSc skips it): a new one
+        PETSc.Options(prefix).setValue("mat_mumps_icntl_14", str(max(2 * F.getMumpsIcntl(14), 50)))
+        mat = ksp.getOperators()[0]  # the reset drops the KSP's reference
+        ksp.reset()
+        ksp.setOperators(mat)
+        ksp.setFromOptions()
+        ksp.setUp()
+
+
 def choose_method(requested: str, n_rhs: int, n_dofs: int, prefix: str) -> str:
     """``auto``: MUMPS when many right-hand sides share the matrix and the factor fits
     comfortably (<= 1.5 million dofs), else AMG.  ``-<prefix>solver`` overrides."""
@@ -78,7 +104,7 @@ class LinearSolver:
         """(Re)build the preconditioner or factorization for ``mat`` at the next solve."""
         self.ksp.setOperators(mat)
         self.ksp.setFromOptions()
-        self.ksp.setUp()
+        set_up(self.ksp, self.prefix, self.method)
 
     def solve(self, b: PETSc.Vec, x: PETSc.Vec) -> None:
         self.ksp.solve(b, x)

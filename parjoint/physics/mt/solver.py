@@ -68,7 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import InputError
-from ...fem.solvers import AMG_OPTIONS
+from ...fem.solvers import AMG_OPTIONS, set_up
 from ...petsc import PETSc
 
 METHODS = ("ams", "mumps")
@@ -87,8 +87,6 @@ _DEFAULTS = {
         "pc_factor_mat_solver_type": "mumps",
     },
 }
-# INFOG(1) of MUMPS workspace shortages, all cured by a larger ICNTL(14)
-_MUMPS_WORKSPACE_ERRORS = (-8, -9, -11, -12, -14, -15, -17, -20)
 _DIV_DEFAULTS = {**AMG_OPTIONS, "ksp_rtol": "1e-8", "ksp_max_it": "200"}
 _AMS_DEFAULTS = {
     "pc_type": "hypre",
@@ -223,7 +221,7 @@ class BlockSystem:
         self.ksp.setFromOptions()
         if method == "ams":  # setFromOptions must not replace the shell preconditioner
             self.ksp.getPC().setType(PETSc.PC.Type.PYTHON)
-        self._set_up()
+        set_up(self.ksp, self.prefix, self.method)
         self.iterations: list[int] = []
         self.stamp: tuple = ()
 
@@ -235,25 +233,7 @@ class BlockSystem:
             self.assembled.destroy()
             self.assembled = assemble_block(self.H, self.W)
             self.ksp.setOperators(self.assembled)
-        self._set_up()
-
-    def _set_up(self) -> None:
-        """Set the solver up; MUMPS factorizations that ran out of workspace (which
-        numerical pivoting can cause, depending on the parallel ordering) are repeated
-        with ICNTL(14), the workspace allowance over the analysis's estimate, doubled."""
-        self.ksp.setUp()
-        if self.method != "mumps":
-            return
-        for _ in range(4):
-            F = self.ksp.getPC().getFactorMatrix()
-            if F.getMumpsInfog(1) not in _MUMPS_WORKSPACE_ERRORS:
-                return
-            # a failed factor is not factored again in place (PETSc skips it): a new one
-            PETSc.Options(self.prefix).setValue("mat_mumps_icntl_14", str(max(2 * F.getMumpsIcntl(14), 50)))
-            self.ksp.reset()
-            self.ksp.setOperators(self.assembled)
-            self.ksp.setFromOptions()
-            self.ksp.setUp()
+        set_up(self.ksp, self.prefix, self.method)
 
     # ------------------------------------------------------------ the shell matrix
     def halves(self, vec: PETSc.Vec, readonly: bool = True) -> tuple[np.ndarray, np.ndarray]:
