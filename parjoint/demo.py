@@ -145,6 +145,13 @@ RELATION = (f'relation = {{ kind = "polynomial", coefficients = '
 PETROPHYSICS = BLOCK_DC + DATA_DC + DATA_GRAVITY.replace(
     'block = "density"', f'block = "log_conductivity"\n{RELATION}') + REG_DC
 RUNS = ("separate_dc", "separate_gravity", "joint_cross_gradient", "joint_petrophysics")
+SEPARATE = {"log_conductivity": "separate_dc", "density": "separate_gravity"}  # the run of each property alone
+
+
+def _true_models(block: np.ndarray) -> dict:
+    """The true log conductivity (log S/m) and density contrast (kg/m^3) per cell."""
+    return {"log_conductivity": np.where(block, -np.log(TRUE_RHO["block"]), -np.log(TRUE_RHO["earth"])),
+            "density": np.where(block, TRUE_DENSITY["block"], TRUE_DENSITY["earth"])}
 
 
 def _write(folder: str, name: str, text: str, comm) -> str:
@@ -219,8 +226,7 @@ def _evaluate(folder: str, comm) -> dict:
         centroid = mesh.coords[mesh.cells].mean(axis=1)
         names = {n: t for t, n in mesh.region_names.items()}
         block = mesh.cell_region == names["block"]
-        true = {"log_conductivity": np.where(block, -np.log(TRUE_RHO["block"]), -np.log(TRUE_RHO["earth"])),
-                "density": np.where(block, TRUE_DENSITY["block"], 0.0)}
+        true = _true_models(block)
         core = (np.abs(centroid[:, 0]) < 400) & (np.abs(centroid[:, 1]) < 200) & (centroid[:, 2] > -250) & \
             (mesh.cell_region != names.get("air", -1))
         lo = centroid[block].min(axis=0)
@@ -253,18 +259,16 @@ def _figure(folder: str, comm) -> None:
     mesh = load_mesh(os.path.join(folder, "hill.msh"), comm)
     block = mesh.cell_region == mesh.region_tag("block")
     earth = ~mesh.is_air
-    true = {"log_conductivity": np.where(block, -np.log(TRUE_RHO["block"]), -np.log(TRUE_RHO["earth"])),
-            "density": np.where(block, TRUE_DENSITY["block"], 0.0)}
+    true = _true_models(block)
     pts, A, B, axes = section_grid(np.array([[-450.0, 0.0, -300.0], [450.0, 0.0, 60.0]]), "y", 0.0)
     panels = {}
-    rows = ("true", "separate", "joint_cross_gradient", "joint_petrophysics")
+    rows = ("true", "separate") + tuple(r for r in RUNS if r not in SEPARATE.values())
     for run in rows:
         for prop in ("log_conductivity", "density"):
             if run == "true":
                 values = true[prop]
             else:
-                name = {"log_conductivity": "separate_dc", "density": "separate_gravity"}[prop] \
-                    if run == "separate" else run
+                name = SEPARATE[prop] if run == "separate" else run
                 with h5py.File(os.path.join(folder, name, "model.h5"), "r") as fh:
                     values = fh[prop][...][mesh.cell_original]
             values = np.where(earth, values, np.nan)

@@ -124,7 +124,8 @@ def test_dc_gravity_direct_parameter_coupling(data):
     """One log conductivity model drives DC and, through a linear relation, gravity; the
     written model holds the density the relation made of it."""
     c0, c1 = 800.0, 173.7178
-    text = (BLOCKS.split("[model.{second}]")[0] + BLOCKS.split("start = {start}\n")[1] + GRAVITY
+    blocks = BLOCKS.replace("[model.{second}]\nstart = {start}\n", "")  # the log conductivity only
+    text = (blocks + GRAVITY
             + f'block = "log_conductivity"\nrelation = {{ kind = "polynomial", coefficients = [{c0}, {c1}] }}\n'
             + REG.format(block="log_conductivity")
             + '[inversion]\nmax_iterations = 2\nbeta_ratio = 10.0\ncg_max_iterations = 40\n'
